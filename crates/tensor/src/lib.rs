@@ -1,0 +1,40 @@
+//! # tensor
+//!
+//! N-dimensional tensors backed by [`ndarray`], with reverse-mode automatic
+//! differentiation written by hand, in `f32` for training and `f64` for
+//! gradient checking.
+//!
+//! ```
+//! use tensor::Tensor;
+//! // y = Σ (W·x + b)², differentiated by hand-written reverse mode.
+//! let w = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?.with_requires_grad();
+//! let x = Tensor::<f64>::from_vec(vec![1.0, 1.0], &[2, 1])?;
+//! let b = Tensor::<f64>::from_vec(vec![0.5, -0.5], &[2, 1])?.with_requires_grad();
+//! let y = w.matmul(&x)?.add(&b)?;
+//! let loss = y.mul(&y)?.sum();
+//! loss.backward()?;
+//! assert_eq!(b.grad().unwrap().to_vec(), vec![7.0, 13.0]); // 2·(Wx + b)
+//! # Ok::<(), tensor::TensorError>(())
+//! ```
+//!
+//! Where to look:
+//! * [`Tensor`] (`tensor.rs`): the handle, its data and its gradient.
+//! * [`autograd`] (`autograd/`): how ops are recorded and the graph walked.
+//! * `ops/`: every op, forward and backward side by side.
+//! * `kernels/`: the loops under the ops (elementwise, gemm, im2col).
+//! * [`gradcheck`](mod@gradcheck): checks any backward rule against finite differences.
+
+pub mod autograd;
+mod element;
+mod error;
+pub mod gradcheck;
+pub mod kernels;
+mod ops;
+mod tensor;
+
+pub use autograd::{
+    BackwardCtx, BackwardFn, BackwardOptions, Grads, NoGradGuard, grad, is_grad_enabled, no_grad,
+};
+pub use element::Element;
+pub use error::{Result, TensorError};
+pub use tensor::Tensor;

@@ -1,0 +1,78 @@
+//! `broadcast_to` and `sum_to`: the two halves of broadcasting.
+//!
+//! They are each other's adjoint. Broadcasting copies a value to many places,
+//! so the gradient of the copy is the *sum* of the gradients of the places:
+//!
+//! ```text
+//! y = broadcast_to(x, S)   ⇒   x̄ = sum_to(ȳ, shape(x))
+//! y = sum_to(x, S)         ⇒   x̄ = broadcast_to(ȳ, shape(x))
+//! ```
+//!
+//! Every elementwise op with broadcasting ends its backward with `sum_to`, which
+//! is how a bias of shape `[F]` added to a batch `[N, F]` gets its gradient
+//! summed over the batch.
+//!
+//! Gradient checks: `tests/gradcheck_shape.rs`.
+
+use crate::kernels::elementwise::broadcast_shape;
+use crate::{Element, Result, Tensor, TensorError};
+use ndarray::{Axis, IxDyn};
+
+impl<T: Element> Tensor<T> {
+    /// This tensor repeated (NumPy-style) to `shape`, materialised.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        let own = self.shape();
+        if own == shape {
+            return Ok(self.clone());
+        }
+        if broadcast_shape("broadcast_to", &own, shape)? != shape {
+            return Err(TensorError::shape(
+                "broadcast_to",
+                format!("{own:?} cannot be broadcast to {shape:?}"),
+            ));
+        }
+        let out = self
+            .read()
+            .broadcast(IxDyn(shape))
+            .expect("checked by broadcast_shape")
+            .to_owned();
+        // y = broadcast_to(x)  ⇒  x̄ = sum_to(ȳ, shape(x))
+        Ok(Tensor::from_op("broadcast_to", &[self], out, move |ctx| {
+            Ok(vec![Some(ctx.grad.sum_to(&own)?)])
+        }))
+    }
+
+    /// Sums this tensor down to `shape`, which must broadcast to this tensor's
+    /// shape: leading extra axes are summed away, and axes where `shape` has
+    /// size 1 are summed with the dimension kept.
+    pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        let own = self.shape();
+        if own == shape {
+            return Ok(self.clone());
+        }
+        if shape.len() > own.len() || broadcast_shape("sum_to", shape, &own)? != own {
+            return Err(TensorError::shape(
+                "sum_to",
+                format!("{own:?} cannot be summed down to {shape:?}"),
+            ));
+        }
+        let extra = own.len() - shape.len();
+        let mut summed = self.array().into_owned();
+        // Sum the axes where the target is 1 (keeping them), then drop the
+        // leading axes the target does not have.
+        for (axis, &size) in shape.iter().enumerate() {
+            if size == 1 && own[extra + axis] != 1 {
+                summed = summed
+                    .sum_axis(Axis(extra + axis))
+                    .insert_axis(Axis(extra + axis));
+            }
+        }
+        for _ in 0..extra {
+            summed = summed.sum_axis(Axis(0));
+        }
+        // y = sum_to(x)  ⇒  x̄ = broadcast_to(ȳ, shape(x))
+        Ok(Tensor::from_op("sum_to", &[self], summed, move |ctx| {
+            Ok(vec![Some(ctx.grad.broadcast_to(&own)?)])
+        }))
+    }
+}

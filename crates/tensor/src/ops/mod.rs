@@ -1,0 +1,33 @@
+//! Every differentiable op, one file per family. Each file holds the forward
+//! and the backward of its ops side by side, with the derivative stated in a
+//! comment, and names the test file that gradient-checks them.
+//!
+//! | file | ops |
+//! |---|---|
+//! | `creation.rs` | zeros, ones, full, arange, eye, rand_uniform, randn |
+//! | `broadcast.rs` | broadcast_to, sum_to |
+//! | `binary.rs` | add, sub, mul, div, maximum, minimum |
+//! | `unary.rs` | neg, scalar ops, powf, exp, log, sqrt, abs, clamp |
+//! | `activation.rs` | relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid |
+//! | `softmax.rs` | softmax, log_softmax |
+//! | `reduce.rs` | sum, mean (all or over axes) |
+//! | `reduce_extrema.rs` | var, max, min |
+//! | `matmul.rs` | matmul (2-D and batched 3-D) |
+//! | `shape.rs` | reshape, permute, transpose |
+//! | `reshape_more.rs` | flatten, squeeze, unsqueeze |
+//! | `join.rs` | concat, stack |
+//! | `select.rs` | narrow, index_select, pad |
+//! | `conv.rs` | conv2d, conv_transpose2d (and conv2d's weight gradient) |
+//! | `pool.rs` | avg_pool2d, max_pool2d, upsample_nearest2d |
+//! | `dropout.rs` | dropout |
+
+mod binary;
+mod broadcast;
+mod creation;
+mod matmul;
+mod reduce;
+mod shape;
+mod unary;
+
+#[allow(unused_imports)]
+pub(crate) use reduce::{checked_axes, keepdim_shape};

@@ -1,0 +1,99 @@
+//! Reductions: sum and mean over all elements or over chosen axes.
+//!
+//! A sum adds many inputs into one output, so each input's gradient is the
+//! output's gradient, copied back (broadcast) to every input it came from:
+//!
+//! ```text
+//! y = Σ_i x_i        ⇒   x̄_i = ȳ
+//! y = (1/n) Σ_i x_i  ⇒   x̄_i = ȳ / n
+//! ```
+//!
+//! Gradient checks: `tests/gradcheck_reduce.rs`.
+
+use crate::{Element, Result, Tensor, TensorError};
+use ndarray::{ArrayD, Axis, IxDyn};
+
+/// Checks `axes` against `shape`: in range, no repeats. Returns them sorted.
+pub(crate) fn checked_axes(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Vec<usize>> {
+    let mut sorted = axes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != axes.len() {
+        return Err(TensorError::argument(op, format!("axes {axes:?} repeat an axis")));
+    }
+    if let Some(&bad) = sorted.iter().find(|&&a| a >= shape.len()) {
+        return Err(TensorError::argument(
+            op,
+            format!("axis {bad} is out of range for shape {shape:?}"),
+        ));
+    }
+    Ok(sorted)
+}
+
+/// The shape after reducing `axes` of `shape`, with those axes kept as size 1.
+pub(crate) fn keepdim_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect()
+}
+
+impl<T: Element> Tensor<T> {
+    /// The sum of all elements, as a rank-0 tensor.
+    pub fn sum(&self) -> Tensor<T> {
+        let total: T = self.read().sum();
+        let shape = self.shape();
+        // y = Σ x  ⇒  x̄ = ȳ broadcast to shape(x)
+        Tensor::from_op("sum", &[self], ArrayD::from_elem(IxDyn(&[]), total), move |ctx| {
+            Ok(vec![Some(ctx.grad.broadcast_to(&shape)?)])
+        })
+    }
+
+    /// The sum over `axes`; with `keepdim` the reduced axes stay as size 1.
+    pub fn sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor<T>> {
+        let shape = self.shape();
+        let axes = checked_axes("sum_axes", &shape, axes)?;
+        let kept = keepdim_shape(&shape, &axes);
+        // Reduce the highest axis first so the lower indices stay valid.
+        let mut summed = self.array().into_owned();
+        for &axis in axes.iter().rev() {
+            summed = summed.sum_axis(Axis(axis));
+        }
+        let summed = summed
+            .into_shape_with_order(IxDyn(&out_shape(&kept, &axes, keepdim)))
+            .expect("same size");
+        // y = Σ_axes x  ⇒  x̄ = ȳ (axes restored as size 1) broadcast to shape(x)
+        Ok(Tensor::from_op("sum_axes", &[self], summed, move |ctx| {
+            Ok(vec![Some(ctx.grad.reshape(&kept)?.broadcast_to(&shape)?)])
+        }))
+    }
+
+    /// The mean of all elements, as a rank-0 tensor.
+    pub fn mean(&self) -> Tensor<T> {
+        let count = T::from_f64(self.numel().max(1) as f64);
+        // y = (1/n) Σ x  ⇒  x̄ = ȳ / n (through sum's backward)
+        self.sum().mul_scalar(T::one() / count)
+    }
+
+    /// The mean over `axes`; with `keepdim` the reduced axes stay as size 1.
+    pub fn mean_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor<T>> {
+        let shape = self.shape();
+        let count: usize = checked_axes("mean_axes", &shape, axes)?
+            .iter()
+            .map(|&a| shape[a])
+            .product();
+        Ok(self
+            .sum_axes(axes, keepdim)?
+            .mul_scalar(T::one() / T::from_f64(count.max(1) as f64)))
+    }
+}
+
+/// `kept` without the reduced axes unless `keepdim`.
+fn out_shape(kept: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
+    kept.iter()
+        .enumerate()
+        .filter(|(i, _)| keepdim || !axes.contains(i))
+        .map(|(_, &d)| d)
+        .collect()
+}
