@@ -19,14 +19,25 @@
 //! | `select.rs` | narrow, index_select, pad |
 //! | `conv.rs` | conv2d, conv_transpose2d (and conv2d's weight gradient) |
 //! | `pool.rs` | avg_pool2d, max_pool2d, upsample_nearest2d |
+//! | `gather.rs` | gather and scatter-add by flat index (max pooling's routing) |
 //! | `dropout.rs` | dropout |
 
+mod activation;
 mod binary;
 mod broadcast;
+mod conv;
 mod creation;
+mod dropout;
+mod gather;
+mod join;
 mod matmul;
+mod pool;
 mod reduce;
+mod reduce_extrema;
+mod reshape_more;
+mod select;
 mod shape;
+mod softmax;
 mod unary;
 
 #[allow(unused_imports)]

@@ -1,0 +1,50 @@
+//! Helpers shared by the gradient-check test files.
+#![allow(dead_code)]
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tensor::Tensor;
+use tensor::gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
+
+/// The seeded RNG every test draws from.
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// A standard-normal f64 tensor.
+pub fn randn(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor<f64> {
+    Tensor::randn(shape, 0.0, 1.0, rng).expect("valid shape")
+}
+
+/// Uniform values in `[low, high)`.
+pub fn uniform(shape: &[usize], low: f64, high: f64, rng: &mut ChaCha8Rng) -> Tensor<f64> {
+    Tensor::rand_uniform(shape, low, high, rng).expect("valid range")
+}
+
+/// Normal values pushed at least `margin` away from zero (for ops with a
+/// kink at 0, such as relu and abs, whose derivative is undefined there).
+pub fn away_from_zero(shape: &[usize], margin: f64, rng: &mut ChaCha8Rng) -> Tensor<f64> {
+    let t = randn(shape, rng);
+    Tensor::from_array(t.array().mapv(|v| if v >= 0.0 { v + margin } else { v - margin }))
+}
+
+/// Distinct values, well separated (for max/min, so that no two tie).
+pub fn distinct(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor<f64> {
+    use rand::seq::SliceRandom;
+    let n: usize = shape.iter().product();
+    let mut values: Vec<f64> = (0..n).map(|i| i as f64 * 0.37 - n as f64 * 0.18).collect();
+    values.shuffle(rng);
+    Tensor::from_vec(values, shape).expect("valid shape")
+}
+
+/// Runs gradcheck and gradgradcheck with the default (PyTorch-like)
+/// tolerances, panicking with the checker's report on failure.
+pub fn check(name: &str, f: impl Fn(&[Tensor<f64>]) -> tensor::Result<Tensor<f64>> + Copy, inputs: &[Tensor<f64>]) {
+    let options = GradcheckOptions::default();
+    if let Err(e) = gradcheck(f, inputs, &options) {
+        panic!("{name}: first derivative: {e}");
+    }
+    if let Err(e) = gradgradcheck(f, inputs, &options) {
+        panic!("{name}: second derivative: {e}");
+    }
+}
