@@ -205,11 +205,29 @@ fn topological_order<T: Element>(roots: &[(Tensor<T>, Tensor<T>)]) -> Result<Vec
 /// Adds `grad` into the running gradient of node `id`.
 fn accumulate<T: Element>(grads: &mut HashMap<u64, Tensor<T>>, id: u64, grad: Tensor<T>) -> Result<()> {
     let total = match grads.remove(&id) {
-        Some(previous) => previous.add(&grad)?,
+        Some(previous) => sum_of(previous, &grad)?,
         None => grad,
     };
     grads.insert(id, total);
     Ok(())
+}
+
+/// `previous + grad`. When the sum needs no graph, it is computed in place
+/// in `previous`'s buffer if nothing else holds that buffer (the `ArcArray`
+/// copies it first otherwise), saving an allocation per accumulation.
+fn sum_of<T: Element>(previous: Tensor<T>, grad: &Tensor<T>) -> Result<Tensor<T>> {
+    if crate::is_grad_enabled() && (previous.requires_grad() || grad.requires_grad()) {
+        return previous.add(grad);
+    }
+    let mut total = previous.array();
+    drop(previous);
+    let addend = grad.array();
+    if total.len() >= crate::kernels::PARALLEL_THRESHOLD {
+        ndarray::Zip::from(&mut total).and(&addend).par_for_each(|t, &g| *t += g);
+    } else {
+        total.zip_mut_with(&addend, |t, &g| *t += g);
+    }
+    Ok(Tensor::from_shared(total))
 }
 
 /// Walks the graph from `roots` (each with its seed gradient) back to the
@@ -320,7 +338,7 @@ fn walk<T: Element>(
 fn add_to_leaf_grad<T: Element>(leaf: &Tensor<T>, grad: Tensor<T>) -> Result<()> {
     let mut slot = lock(&leaf.0.grad);
     let total = match slot.take() {
-        Some(previous) => previous.add(&grad)?,
+        Some(previous) => sum_of(previous, &grad)?,
         None if grad.requires_grad() => grad,
         None => Tensor::from_shared(grad.array()),
     };
