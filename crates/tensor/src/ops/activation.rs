@@ -1,1 +1,129 @@
-//! (being written)
+//! Activation functions: relu, leaky_relu, sigmoid, tanh, softplus,
+//! log_sigmoid.
+//!
+//! Each is elementwise, so `x̄ = ȳ · dy/dx` with
+//!
+//! ```text
+//! relu(x)        = max(x, 0)            dy/dx = [x > 0]
+//! leaky_relu(x)  = x > 0 ? x : αx       dy/dx = x > 0 ? 1 : α
+//! σ(x)           = 1 / (1 + e⁻ˣ)        dy/dx = σ(x)(1 − σ(x)) = y(1 − y)
+//! tanh(x)                               dy/dx = 1 − tanh²(x)   = 1 − y²
+//! softplus(x)    = ln(1 + eˣ)           dy/dx = eˣ/(1 + eˣ)    = σ(x)
+//! log σ(x)       = −softplus(−x)        dy/dx = σ(−x)          = 1 − σ(x)
+//! ```
+//!
+//! The relu masks are constants, so their second derivative is zero: right
+//! everywhere except at x = 0, where relu has no derivative at all. The smooth
+//! activations write their derivative with tensor ops (through the output `y`
+//! where that is cheapest), so their backward can be differentiated again.
+//!
+//! # Numerical stability
+//!
+//! The textbook formulas overflow: `e⁻ˣ` is `inf` in `f32` for `x < −89`, and
+//! `ln(1 + eˣ)` is `inf` for `x > 89`. The forwards are written so that no
+//! intermediate exceeds 1 in magnitude where it would matter:
+//!
+//! ```text
+//! σ(x)        = 1 / (1 + e⁻ˣ)  for x ≥ 0,    eˣ / (1 + eˣ)  for x < 0
+//! softplus(x) = max(x, 0) + ln(1 + e^−|x|)
+//! log σ(x)    = min(x, 0) − ln(1 + e^−|x|)
+//! ```
+//!
+//! Every exponential there has a non-positive argument, so it lies in
+//! `(0, 1]`; `ln(1 + ·)` is `ln_1p`, accurate for tiny arguments. So
+//! `σ(±1000)` is exactly 1 or 0 and `softplus(−100) = e⁻¹⁰⁰` is still
+//! accurate, where the naive `ln(1 + e⁻¹⁰⁰)` rounds to 0.
+//!
+//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+
+use crate::{Element, Tensor};
+
+/// `σ(x)`, computed so that the exponential never overflows.
+fn stable_sigmoid<T: Element>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        // eˣ/(1 + eˣ) = 1/(e⁻ˣ + 1), with eˣ ≤ 1 here. NaN also lands here
+        // and stays NaN.
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// `ln(1 + e^−|x|)`: the smooth correction shared by softplus and log σ.
+fn log1p_exp_neg_abs<T: Element>(x: T) -> T {
+    (-x.abs()).exp().ln_1p()
+}
+
+impl<T: Element> Tensor<T> {
+    /// The rectified linear unit `max(x, 0)`, elementwise. Its gradient at 0
+    /// is taken to be 0; NaN stays NaN.
+    pub fn relu(&self) -> Tensor<T> {
+        // dy/dx = [x > 0], a constant mask.
+        self.unary_op(
+            "relu",
+            |x| if x < T::zero() { T::zero() } else { x },
+            |x, _, g| g.mul(&x.constant_map(|v| if v > T::zero() { T::one() } else { T::zero() })),
+        )
+    }
+
+    /// `x` for positive `x`, `alpha·x` otherwise (its gradient at 0 is taken
+    /// to be `alpha`). The usual choice in a GAN's discriminator is
+    /// `alpha = 0.2`.
+    pub fn leaky_relu(&self, alpha: T) -> Tensor<T> {
+        // dy/dx = x > 0 ? 1 : α, a constant mask.
+        self.unary_op(
+            "leaky_relu",
+            move |x| if x > T::zero() { x } else { alpha * x },
+            move |x, _, g| g.mul(&x.constant_map(move |v| if v > T::zero() { T::one() } else { alpha })),
+        )
+    }
+
+    /// The logistic sigmoid `1 / (1 + e⁻ˣ)`, elementwise, computed without
+    /// overflow for any input.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![-1000.0, 0.0, 1000.0], &[3])?;
+    /// assert_eq!(x.sigmoid().to_vec(), vec![0.0, 0.5, 1.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn sigmoid(&self) -> Tensor<T> {
+        // dσ/dx = σ(1 − σ) = y(1 − y)
+        self.unary_op("sigmoid", stable_sigmoid, |_, y, g| {
+            g.mul(&y.mul(&y.rsub_scalar(T::one()))?)
+        })
+    }
+
+    /// The hyperbolic tangent, elementwise.
+    pub fn tanh(&self) -> Tensor<T> {
+        // d tanh/dx = 1 − tanh² = 1 − y²
+        self.unary_op(
+            "tanh",
+            |x| x.tanh(),
+            |_, y, g| g.mul(&y.square().rsub_scalar(T::one())),
+        )
+    }
+
+    /// `ln(1 + eˣ)`, a smooth relu, elementwise; stable for any input.
+    pub fn softplus(&self) -> Tensor<T> {
+        // d softplus/dx = eˣ/(1 + eˣ) = σ(x)
+        self.unary_op(
+            "softplus",
+            |x| x.max(T::zero()) + log1p_exp_neg_abs(x),
+            |x, _, g| g.mul(&x.sigmoid()),
+        )
+    }
+
+    /// `ln σ(x) = −softplus(−x)`, elementwise; stable for any input. This is
+    /// the form a GAN's loss needs: `ln σ(x)` computed as `sigmoid().log()`
+    /// is `−inf` below about `x = −104` in `f32`.
+    pub fn log_sigmoid(&self) -> Tensor<T> {
+        // d ln σ(x)/dx = σ'(x)/σ(x) = 1 − σ(x) = σ(−x)
+        self.unary_op(
+            "log_sigmoid",
+            |x| x.min(T::zero()) - log1p_exp_neg_abs(x),
+            |x, _, g| g.mul(&x.neg().sigmoid()),
+        )
+    }
+}
