@@ -223,7 +223,9 @@ fn sum_of<T: Element>(previous: Tensor<T>, grad: &Tensor<T>) -> Result<Tensor<T>
     drop(previous);
     let addend = grad.array();
     if total.len() >= crate::kernels::PARALLEL_THRESHOLD {
-        ndarray::Zip::from(&mut total).and(&addend).par_for_each(|t, &g| *t += g);
+        ndarray::Zip::from(&mut total)
+            .and(&addend)
+            .par_for_each(|t, &g| *t += g);
     } else {
         total.zip_mut_with(&addend, |t, &g| *t += g);
     }
