@@ -1,11 +1,11 @@
 //! Reverse-mode automatic differentiation, written by hand.
 //!
-//! * [`record`](Tensor::from_op): every op computes its output, then calls
+//! * Recording ([`Tensor::from_op`]): every op computes its output, then calls
 //!   [`Tensor::from_op`] with its inputs and a *backward closure*. If gradients
 //!   are being recorded and some input requires them, the output remembers
-//!   both (a [`GradFn`]); otherwise nothing is stored and the op cost nothing
+//!   both (a `GradFn`); otherwise nothing is stored and the op cost nothing
 //!   extra.
-//! * [`walk`](backward): `backward()` sorts the graph behind the output
+//! * The walk (`autograd/backward.rs`): [`Tensor::backward`] sorts the graph behind the output
 //!   topologically and visits it from the output back to the leaves, calling
 //!   each backward closure with the gradient of its output and adding what it
 //!   returns into the gradients of its inputs.

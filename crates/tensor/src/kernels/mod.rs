@@ -1,5 +1,5 @@
 //! The loops under the ops: plain functions on ndarray arrays, with no
-//! autodiff in sight. Ops in [`crate::ops`] call these for their forward
+//! autodiff in sight. The ops (`src/ops/`) call these for their forward
 //! passes; backward passes call the ops again.
 
 pub mod elementwise;

@@ -10,7 +10,7 @@
 //! The transposes are views, and the gemm reads them through their strides,
 //! so the backward copies nothing.
 //!
-//! Gradient checks: `tests/gradcheck_matmul.rs`. Speed: `benches/tensor_ops.rs`.
+//! Gradient checks: `tests/gradcheck_matmul.rs`. Speed: `benches/matmul.rs`.
 
 use crate::kernels::gemm::gemm_into;
 use crate::{Element, Result, Tensor, TensorError};
