@@ -39,7 +39,11 @@ pub fn distinct(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor<f64> {
 
 /// Runs gradcheck and gradgradcheck with the default (PyTorch-like)
 /// tolerances, panicking with the checker's report on failure.
-pub fn check(name: &str, f: impl Fn(&[Tensor<f64>]) -> tensor::Result<Tensor<f64>> + Copy, inputs: &[Tensor<f64>]) {
+pub fn check(
+    name: &str,
+    f: impl Fn(&[Tensor<f64>]) -> tensor::Result<Tensor<f64>> + Copy,
+    inputs: &[Tensor<f64>],
+) {
     let options = GradcheckOptions::default();
     if let Err(e) = gradcheck(f, inputs, &options) {
         panic!("{name}: first derivative: {e}");
