@@ -37,4 +37,5 @@ pub use autograd::{
 };
 pub use element::Element;
 pub use error::{Result, TensorError};
+pub use kernels::im2col::{Conv2dParams, ConvTranspose2dParams};
 pub use tensor::Tensor;
