@@ -1,1 +1,608 @@
-//! (being written)
+//! Convolution as matrix products: `im2col`, `col2im`, and the three kernels
+//! built on them (the forward convolution, its adjoint in the input, and its
+//! adjoint in the weight).
+//!
+//! ## The idea
+//!
+//! A 2-D convolution of one sample `x[C, H, W]` with `w[O, C, KH, KW]` is
+//!
+//! ```text
+//! y[o, oh, ow] = Σ_{c,kh,kw} w[o, c, kh, kw] · x[c, oh·s − p + kh·d, ow·s − p + kw·d]
+//! ```
+//!
+//! (`s` stride, `p` padding, `d` dilation, per axis; positions outside the
+//! image read as 0). Copy, for every output pixel, the `C·KH·KW` input values
+//! it sees into one column of a matrix `cols[C·KH·KW, OH·OW]` (*im2col*).
+//! Then the sum is a matrix product: `y[O, OH·OW] = w[O, C·KH·KW] · cols`.
+//! The gemm does `O` multiply-adds per copied value, at near the machine's
+//! peak, which is why this beats loops over output × kernel by far.
+//!
+//! The adjoint of the copy, *col2im*, adds every column entry back onto the
+//! input pixel it came from; that is how gradients reach `x` (and how a
+//! transposed convolution produces its output).
+//!
+//! ## Batching and threads
+//!
+//! Samples are handled in fixed *groups* whose im2col matrices sit side by
+//! side in one buffer `[C·KH·KW, nb·OH·OW]`, so that each gemm is wide even
+//! when one image has few output pixels (7×7 = 49 columns is a poor gemm;
+//! 4 samples make 196). The group size depends only on the shapes.
+//!
+//! * Forward and input gradient: each group writes only its own samples'
+//!   output, so groups run on rayon's threads in any order and the result
+//!   does not depend on scheduling.
+//! * Weight gradient: every sample contributes to the same `[O, C·KH·KW]`
+//!   sum. The groups are split into a fixed number of contiguous parts (one
+//!   per thread); each part accumulates its own partial sum, and the partials
+//!   are added serially in part order. For a fixed thread count this is
+//!   bitwise reproducible.
+//!
+//! Each worker reuses one cols buffer and one staging buffer for all the
+//! groups it handles, and calls the single-threaded gemm (no nested
+//! parallelism). When there are too few groups to occupy the threads, the
+//! groups run one after another and each gemm is split across threads instead.
+
+use super::gemm::{gemm_into, gemm_serial};
+use crate::Element;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+/// Convolutions with fewer multiply-adds than this stay on the calling thread.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// A group of samples is made about this many im2col columns wide. Measured
+/// on the DCGAN shapes: wider groups gained nothing, and with this width an
+/// image of 128 or more output pixels goes alone, straight into its output
+/// slice with no staging copy.
+const TARGET_COLUMNS: usize = 128;
+
+/// Stride, zero padding and dilation of a 2-D convolution, as
+/// `[height, width]` pairs (they need not be equal).
+///
+/// ```
+/// use tensor::kernels::im2col::Conv2dParams;
+/// let p = Conv2dParams::new(2, 1).with_dilation(2);
+/// assert_eq!((p.stride, p.padding, p.dilation), ([2, 2], [1, 1], [2, 2]));
+/// assert_eq!(Conv2dParams::default(), Conv2dParams::new(1, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2dParams {
+    /// Step between neighbouring windows, in input pixels.
+    pub stride: [usize; 2],
+    /// Zeros added on both sides of the input.
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps (1 = adjacent pixels).
+    pub dilation: [usize; 2],
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl Conv2dParams {
+    /// The same stride and padding on both axes, dilation 1.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Conv2dParams {
+            stride: [stride, stride],
+            padding: [padding, padding],
+            dilation: [1, 1],
+        }
+    }
+
+    /// These parameters with the same dilation on both axes.
+    pub fn with_dilation(self, dilation: usize) -> Self {
+        Conv2dParams {
+            dilation: [dilation, dilation],
+            ..self
+        }
+    }
+}
+
+/// Stride, padding, output padding and dilation of a 2-D transposed
+/// convolution (PyTorch's `ConvTranspose2d`), as `[height, width]` pairs.
+///
+/// `padding` is the padding of the convolution this op is the adjoint of;
+/// `output_padding` adds rows/columns at the bottom/right of the output to
+/// pick one of the several output sizes that convolution maps to the same
+/// input size (it must be smaller than the stride or the dilation).
+///
+/// ```
+/// use tensor::kernels::im2col::ConvTranspose2dParams;
+/// let p = ConvTranspose2dParams::new(2, 1).with_output_padding(1);
+/// assert_eq!((p.stride, p.padding, p.output_padding, p.dilation), ([2, 2], [1, 1], [1, 1], [1, 1]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvTranspose2dParams {
+    /// Stride of the adjoint convolution (the upsampling factor).
+    pub stride: [usize; 2],
+    /// Padding of the adjoint convolution (removed from the output's borders).
+    pub padding: [usize; 2],
+    /// Extra rows/columns at the bottom/right of the output.
+    pub output_padding: [usize; 2],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 2],
+}
+
+impl Default for ConvTranspose2dParams {
+    fn default() -> Self {
+        ConvTranspose2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl ConvTranspose2dParams {
+    /// The same stride and padding on both axes, no output padding, dilation 1.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        ConvTranspose2dParams {
+            stride: [stride, stride],
+            padding: [padding, padding],
+            ..Self::default()
+        }
+    }
+
+    /// These parameters with the same output padding on both axes.
+    pub fn with_output_padding(self, output_padding: usize) -> Self {
+        ConvTranspose2dParams {
+            output_padding: [output_padding, output_padding],
+            ..self
+        }
+    }
+
+    /// These parameters with the same dilation on both axes.
+    pub fn with_dilation(self, dilation: usize) -> Self {
+        ConvTranspose2dParams {
+            dilation: [dilation, dilation],
+            ..self
+        }
+    }
+}
+
+/// Every size of one convolution `y[N, O, OH, OW] = conv(x[N, C, H, W],
+/// w[O, C, KH, KW])`. The output size is stored, not derived, because a
+/// transposed convolution fixes it (its input) while choosing `H, W` freely
+/// within the range that maps to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvGeometry {
+    /// `N`, the number of samples.
+    pub batch: usize,
+    /// `C`, channels of `x`.
+    pub in_channels: usize,
+    /// `O`, channels of `y`.
+    pub out_channels: usize,
+    /// `[H, W]` of `x`.
+    pub in_size: [usize; 2],
+    /// `[OH, OW]` of `y`.
+    pub out_size: [usize; 2],
+    /// `[KH, KW]` of `w`.
+    pub kernel: [usize; 2],
+    /// Stride per axis.
+    pub stride: [usize; 2],
+    /// Zero padding per axis.
+    pub padding: [usize; 2],
+    /// Dilation per axis.
+    pub dilation: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// `C·KH·KW`: the rows of the im2col matrix, the length of one patch.
+    pub fn patch_len(&self) -> usize {
+        self.in_channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// `OH·OW`: output pixels per channel.
+    pub fn out_pixels(&self) -> usize {
+        self.out_size[0] * self.out_size[1]
+    }
+
+    /// `C·H·W`: elements of one input sample.
+    pub fn sample_len(&self) -> usize {
+        self.in_channels * self.in_size[0] * self.in_size[1]
+    }
+
+    /// `N·O·C·KH·KW·OH·OW`: multiply-adds of the convolution (and of each of
+    /// its two adjoints).
+    pub fn macs(&self) -> usize {
+        self.batch * self.out_channels * self.patch_len() * self.out_pixels()
+    }
+
+    /// Samples per group: enough that a group's im2col matrix is about
+    /// [`TARGET_COLUMNS`] wide, rounded up to a power of two.
+    fn group_size(&self) -> usize {
+        TARGET_COLUMNS
+            .div_ceil(self.out_pixels().max(1))
+            .next_power_of_two()
+            .clamp(1, self.batch.max(1))
+    }
+
+    /// Whether groups should be spread over threads, and how many groups there are.
+    fn plan(&self) -> (bool, usize) {
+        let groups = self.batch.div_ceil(self.group_size());
+        let threads = rayon::current_num_threads();
+        (
+            threads > 1 && groups >= threads && self.macs() >= PARALLEL_MIN_MACS,
+            groups,
+        )
+    }
+}
+
+/// Where one kernel tap reads along one axis: outputs `lo..hi` read input
+/// index `first + (o − lo)·stride`, inside the image; the other outputs fall
+/// on padding.
+#[derive(Debug, Clone, Copy)]
+struct TapRange {
+    lo: usize,
+    hi: usize,
+    first: usize,
+}
+
+/// The [`TapRange`] of every tap `k < kernel` along one axis: tap `k` of
+/// output `o` reads input `o·stride + k·dilation − padding`, which is inside
+/// `0..len` for `o` in `lo..hi`.
+fn tap_ranges(
+    out: usize,
+    len: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Vec<TapRange> {
+    (0..kernel)
+        .map(|k| {
+            let offset = (k * dilation) as isize - padding as isize;
+            // o·stride + offset ≥ 0  ⇔  o ≥ ⌈−offset / stride⌉
+            let lo = if offset >= 0 {
+                0
+            } else {
+                offset.unsigned_abs().div_ceil(stride)
+            };
+            // o·stride + offset ≤ len − 1
+            let last = len as isize - 1 - offset;
+            let hi = if last < 0 {
+                0
+            } else {
+                (last as usize / stride + 1).min(out)
+            };
+            let lo = lo.min(hi);
+            let first = if lo < hi {
+                ((lo * stride) as isize + offset) as usize
+            } else {
+                0
+            };
+            TapRange { lo, hi, first }
+        })
+        .collect()
+}
+
+/// Calls `visit(row, c, rows, cols)` once per im2col row, i.e. per kernel
+/// tap `(c, kh, kw)`, with the tap's [`TapRange`]s along both axes. Shared by
+/// [`im2col`] and [`col2im`], so that both walk exactly the same positions;
+/// the tap tables are computed once per call, so the visitors' inner loops
+/// are plain strided copies.
+fn for_each_tap(geo: &ConvGeometry, mut visit: impl FnMut(usize, usize, TapRange, TapRange)) {
+    let [h, w] = geo.in_size;
+    let [oh, ow] = geo.out_size;
+    let [kh, kw] = geo.kernel;
+    let rows = tap_ranges(oh, h, kh, geo.stride[0], geo.padding[0], geo.dilation[0]);
+    let cols = tap_ranges(ow, w, kw, geo.stride[1], geo.padding[1], geo.dilation[1]);
+    let mut row = 0;
+    for c in 0..geo.in_channels {
+        for &tr in &rows {
+            for &tc in &cols {
+                visit(row, c, tr, tc);
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Sets `values` to zero (a loop: the ranges are mostly 0–2 long, too short
+/// for a call to memset).
+fn zero<T: Element>(values: &mut [T]) {
+    values.iter_mut().for_each(|v| *v = T::zero());
+}
+
+/// im2col of one sample: `cols[row·ld + j]`, for `row < C·KH·KW` and
+/// `j < OH·OW`, receives the input value that kernel tap `row` sees from
+/// output pixel `j` (0 on padding). `image` is `[C, H, W]`, row-major; `ld`
+/// is the distance between rows of `cols` (wider than `OH·OW` when several
+/// samples share the matrix).
+///
+/// # Panics
+/// If `image` or `cols` is too short for the geometry.
+pub fn im2col<T: Element>(geo: &ConvGeometry, image: &[T], cols: &mut [T], ld: usize) {
+    let [h, w] = geo.in_size;
+    let [oh, ow] = geo.out_size;
+    let [sh, sw] = geo.stride;
+    assert!(image.len() >= geo.sample_len(), "im2col: image too short");
+    assert!(
+        geo.patch_len() == 0 || cols.len() >= (geo.patch_len() - 1) * ld + geo.out_pixels(),
+        "im2col: cols too short"
+    );
+    for_each_tap(geo, |row, c, tr, tc| {
+        let dst = &mut cols[row * ld..row * ld + oh * ow];
+        let plane = &image[c * h * w..(c + 1) * h * w];
+        // Output rows whose tap falls above or below the image read padding.
+        zero(&mut dst[..tr.lo * ow]);
+        zero(&mut dst[tr.hi * ow..]);
+        for (i, out_row) in dst[tr.lo * ow..tr.hi * ow].chunks_exact_mut(ow).enumerate() {
+            zero(&mut out_row[..tc.lo]);
+            zero(&mut out_row[tc.hi..]);
+            let out_row = &mut out_row[tc.lo..tc.hi];
+            if out_row.is_empty() {
+                continue;
+            }
+            let start = (tr.first + i * sh) * w + tc.first;
+            if sw == 1 {
+                out_row.copy_from_slice(&plane[start..start + out_row.len()]);
+            } else {
+                // Indexing, not `step_by`, whose length costs a division per row.
+                let src = &plane[start..start + (out_row.len() - 1) * sw + 1];
+                out_row.iter_mut().enumerate().for_each(|(j, d)| *d = src[j * sw]);
+            }
+        }
+    });
+}
+
+/// col2im of one sample, the adjoint of [`im2col`]: adds every entry
+/// `cols[row·ld + j]` onto the input pixel that [`im2col`] would have read it
+/// from (entries on padding are dropped). `image` (`[C, H, W]`) is added to,
+/// not overwritten.
+///
+/// # Panics
+/// If `image` or `cols` is too short for the geometry.
+pub fn col2im<T: Element>(geo: &ConvGeometry, cols: &[T], ld: usize, image: &mut [T]) {
+    let [h, w] = geo.in_size;
+    let [oh, ow] = geo.out_size;
+    let [sh, sw] = geo.stride;
+    assert!(image.len() >= geo.sample_len(), "col2im: image too short");
+    assert!(
+        geo.patch_len() == 0 || cols.len() >= (geo.patch_len() - 1) * ld + geo.out_pixels(),
+        "col2im: cols too short"
+    );
+    for_each_tap(geo, |row, c, tr, tc| {
+        let src = &cols[row * ld..row * ld + oh * ow];
+        let plane = &mut image[c * h * w..(c + 1) * h * w];
+        for (i, in_row) in src[tr.lo * ow..tr.hi * ow].chunks_exact(ow).enumerate() {
+            let in_row = &in_row[tc.lo..tc.hi];
+            if in_row.is_empty() {
+                continue;
+            }
+            let start = (tr.first + i * sh) * w + tc.first;
+            let dst = &mut plane[start..start + (in_row.len() - 1) * sw + 1];
+            if sw == 1 {
+                dst.iter_mut().zip(in_row).for_each(|(d, s)| *d += *s);
+            } else {
+                in_row.iter().enumerate().for_each(|(j, s)| dst[j * sw] += *s);
+            }
+        }
+    });
+}
+
+/// Scratch space one worker reuses across groups.
+struct Scratch<T> {
+    /// The group's im2col matrix `[C·KH·KW, nb·OH·OW]`.
+    cols: Vec<T>,
+    /// A `[O, nb·OH·OW]` matrix: the gemm's output, or `ȳ` regrouped.
+    stage: Vec<T>,
+}
+
+impl<T: Element> Scratch<T> {
+    fn new(geo: &ConvGeometry) -> Self {
+        let width = geo.group_size() * geo.out_pixels();
+        Scratch {
+            cols: vec![T::zero(); geo.patch_len() * width],
+            stage: vec![T::zero(); geo.out_channels * width],
+        }
+    }
+}
+
+/// One gemm, `c = a·b + beta·c` with `c` a row-major slice of the product's
+/// shape: split across threads if the caller is not already running in parallel.
+fn gemm<T: Element>(split: bool, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: &mut [T]) {
+    let c = ArrayViewMut2::from_shape((a.nrows(), b.ncols()), c).expect("output sized by the caller");
+    if split {
+        gemm_into(T::one(), a, b, beta, c);
+    } else {
+        gemm_serial(T::one(), a, b, beta, c);
+    }
+}
+
+/// Runs `work(scratch, first_sample, out_group, split_gemm)` for every group
+/// of samples, where `out_group` is the group's part of `out` (`per_sample`
+/// elements per sample): in parallel over groups when that pays.
+fn for_each_group<T: Element>(
+    geo: &ConvGeometry,
+    out: &mut [T],
+    per_sample: usize,
+    work: impl Fn(&mut Scratch<T>, usize, &mut [T], bool) + Sync,
+) {
+    if out.is_empty() {
+        return;
+    }
+    let group = geo.group_size();
+    let (parallel, _) = geo.plan();
+    if parallel {
+        out.par_chunks_mut(group * per_sample)
+            .enumerate()
+            .for_each_init(|| Scratch::new(geo), |s, (g, out)| work(s, g * group, out, false));
+    } else {
+        let mut scratch = Scratch::new(geo);
+        for (g, out) in out.chunks_mut(group * per_sample).enumerate() {
+            work(&mut scratch, g * group, out, true);
+        }
+    }
+}
+
+/// im2col of samples `first..first + nb` side by side; returns the
+/// `[C·KH·KW, nb·OH·OW]` matrix.
+fn group_cols<'a, T: Element>(
+    geo: &ConvGeometry,
+    x: &[T],
+    first: usize,
+    nb: usize,
+    cols: &'a mut [T],
+) -> ArrayView2<'a, T> {
+    let (len, p) = (geo.sample_len(), geo.out_pixels());
+    let cols = &mut cols[..geo.patch_len() * nb * p];
+    for b in 0..nb {
+        let image = &x[(first + b) * len..(first + b + 1) * len];
+        im2col(geo, image, &mut cols[b * p..], nb * p);
+    }
+    ArrayView2::from_shape((geo.patch_len(), nb * p), cols).expect("sized above")
+}
+
+/// Samples `first..first + nb` of `y[N, O, P]` as one `[O, nb·P]` matrix:
+/// a view when `nb = 1`, else a copy into `stage`.
+fn group_rows<'a, T: Element>(
+    geo: &ConvGeometry,
+    y: &'a [T],
+    first: usize,
+    nb: usize,
+    stage: &'a mut [T],
+) -> ArrayView2<'a, T> {
+    let (o, p) = (geo.out_channels, geo.out_pixels());
+    let y = &y[first * o * p..(first + nb) * o * p];
+    if nb == 1 {
+        return ArrayView2::from_shape((o, p), y).expect("one sample");
+    }
+    let stage = &mut stage[..o * nb * p];
+    for b in 0..nb {
+        for ch in 0..o {
+            let src = &y[(b * o + ch) * p..(b * o + ch + 1) * p];
+            stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p].copy_from_slice(src);
+        }
+    }
+    ArrayView2::from_shape((o, nb * p), &*stage).expect("sized above")
+}
+
+/// The convolution `y = conv(x, w) + bias`: `x` is `[N, C, H, W]`, `w` is
+/// `[O, C, KH, KW]` (row-major, i.e. `[O, C·KH·KW]`), `bias` is `[O]`;
+/// returns `y[N, O, OH, OW]` row-major.
+///
+/// # Panics
+/// If a slice's length does not match the geometry.
+pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let (o, ckk, p) = (geo.out_channels, geo.patch_len(), geo.out_pixels());
+    assert_eq!(x.len(), geo.batch * geo.sample_len(), "conv2d_forward: x");
+    assert_eq!(w.len(), o * ckk, "conv2d_forward: w");
+    let w = ArrayView2::from_shape((o, ckk), w).expect("checked above");
+    let mut y = vec![T::zero(); geo.batch * o * p];
+    for_each_group(geo, &mut y, o * p, |s, first, y, split| {
+        let nb = y.len() / (o * p);
+        let cols = group_cols(geo, x, first, nb, &mut s.cols);
+        // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
+        // into y, else into the stage and then out to each sample's slice.
+        if nb == 1 {
+            gemm(split, w, cols, T::zero(), y);
+            if let Some(bias) = bias {
+                for (row, &b) in y.chunks_mut(p).zip(bias) {
+                    row.iter_mut().for_each(|v| *v += b);
+                }
+            }
+            return;
+        }
+        let stage = &mut s.stage[..o * nb * p];
+        gemm(split, w, cols, T::zero(), stage);
+        for b in 0..nb {
+            for ch in 0..o {
+                let shift = bias.map_or(T::zero(), |bias| bias[ch]);
+                let src = &stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p];
+                let dst = &mut y[(b * o + ch) * p..(b * o + ch + 1) * p];
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = *s + shift;
+                }
+            }
+        }
+    });
+    y
+}
+
+/// The adjoint of the convolution in its input (a transposed convolution):
+/// `x[N, C, H, W] = col2im(Wᵀ · g_n) + bias`, for `g[N, O, OH, OW]`,
+/// `w[O, C, KH, KW]` and `bias[C]`.
+///
+/// # Panics
+/// If a slice's length does not match the geometry.
+pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let (o, ckk, p, len) = (
+        geo.out_channels,
+        geo.patch_len(),
+        geo.out_pixels(),
+        geo.sample_len(),
+    );
+    assert_eq!(g.len(), geo.batch * o * p, "conv2d_input_grad: g");
+    assert_eq!(w.len(), o * ckk, "conv2d_input_grad: w");
+    let wt = ArrayView2::from_shape((o, ckk), w)
+        .expect("checked above")
+        .reversed_axes();
+    let plane = geo.in_size[0] * geo.in_size[1];
+    let mut x = vec![T::zero(); geo.batch * len];
+    for_each_group(geo, &mut x, len, |s, first, x, split| {
+        let nb = x.len() / len;
+        let rows = group_rows(geo, g, first, nb, &mut s.stage);
+        // cols[CKK, nb·P] = Wᵀ[CKK, O] · G[O, nb·P], then scattered back.
+        let cols = &mut s.cols[..ckk * nb * p];
+        gemm(split, wt, rows, T::zero(), cols);
+        if let Some(bias) = bias {
+            for (channel, &b) in x.chunks_mut(plane).zip(bias.iter().cycle()) {
+                channel.fill(b);
+            }
+        }
+        for b in 0..nb {
+            col2im(geo, &cols[b * p..], nb * p, &mut x[b * len..(b + 1) * len]);
+        }
+    });
+    x
+}
+
+/// The adjoint of the convolution in its weight (the weight gradient):
+/// `w̄[O, C·KH·KW] = Σ_n g_n[O, OH·OW] · cols_nᵀ`, for `x[N, C, H, W]` and
+/// `g[N, O, OH, OW]`.
+///
+/// # Panics
+/// If a slice's length does not match the geometry.
+pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> Vec<T> {
+    let (o, ckk, p) = (geo.out_channels, geo.patch_len(), geo.out_pixels());
+    assert_eq!(x.len(), geo.batch * geo.sample_len(), "conv2d_weight_grad: x");
+    assert_eq!(g.len(), geo.batch * o * p, "conv2d_weight_grad: g");
+    let group = geo.group_size();
+    let (parallel, groups) = geo.plan();
+    // One partial sum per part: part t of `parts` covers groups t·G/parts..(t+1)·G/parts.
+    let parts = if parallel { rayon::current_num_threads() } else { 1 };
+    let partial = |part: usize| -> Vec<T> {
+        let mut acc = vec![T::zero(); o * ckk];
+        if geo.batch == 0 {
+            return acc;
+        }
+        let mut s = Scratch::new(geo);
+        for gi in part * groups / parts..(part + 1) * groups / parts {
+            let first = gi * group;
+            let nb = group.min(geo.batch - first);
+            let cols = group_cols(geo, x, first, nb, &mut s.cols);
+            let rows = group_rows(geo, g, first, nb, &mut s.stage);
+            // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]
+            gemm(!parallel, rows, cols.t(), T::one(), &mut acc);
+        }
+        acc
+    };
+    if parts == 1 {
+        return partial(0);
+    }
+    let partials: Vec<Vec<T>> = (0..parts).into_par_iter().map(partial).collect();
+    let mut partials = partials.into_iter();
+    let mut total = partials.next().expect("at least one part");
+    for part in partials {
+        total.iter_mut().zip(&part).for_each(|(t, v)| *t += *v);
+    }
+    total
+}
