@@ -3,7 +3,13 @@
 //!
 //! * [`data`]: MNIST and Fashion-MNIST, from the published files (found,
 //!   verified or downloaded) to batches of `[B, 1, H, W]` tensors.
+//! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`).
+//! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`).
 
 pub mod data;
+pub mod metrics;
+pub mod models;
+pub mod objective;
+pub mod train;
 
 pub use nn;

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// One of the two datasets of 28×28 greyscale images in ten classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dataset {
     /// Handwritten digits 0–9 (LeCun, Cortes and Burges).
     Mnist,

@@ -1,0 +1,169 @@
+//! The GAN models. Each is a generator and a discriminator plus what the
+//! training loop needs to know about them, behind the [`GanModel`] trait, so
+//! that the loop in `train.rs` never special-cases a model.
+//!
+//! | name | file | what it is |
+//! |---|---|---|
+//! | `mlp` | `mlp.rs` | workload W1: fully connected networks |
+//! | `dcgan` | `dcgan.rs` | workload W2: (transposed) convolutions with BatchNorm |
+//! | `tutorial` | `tutorial.rs` | the Keras tutorial's architecture, made to work |
+
+mod dcgan;
+mod mlp;
+mod tutorial;
+
+pub use dcgan::dcgan;
+pub use mlp::mlp;
+pub use tutorial::tutorial;
+
+use crate::data::BatchOptions;
+use nn::{Module, Sequential};
+use rand::Rng;
+use std::fmt;
+use std::str::FromStr;
+use tensor::{Result, Tensor};
+
+/// What the training loop needs from a GAN model.
+pub trait GanModel: Send + Sync {
+    /// The model's name, as given to `--model`.
+    fn name(&self) -> &'static str;
+
+    /// The length of the noise vector `z`.
+    fn noise_dim(&self) -> usize;
+
+    /// How real images are batched for this model: pixel range (`[-1, 1]`
+    /// for a tanh generator, `[0, 1]` for a sigmoid one) and padding.
+    fn batch_options(&self) -> BatchOptions;
+
+    /// Generated images `[B, 1, H, W]` for noise `z` `[B, noise_dim]`.
+    /// `labels` (one per sample) is used only by conditional models.
+    fn generate(&self, z: &Tensor, labels: &[usize]) -> Result<Tensor>;
+
+    /// The discriminator's raw scores (logits) `[B, 1]` for images `[B, 1, H, W]`.
+    fn discriminate(&self, images: &Tensor, labels: &[usize]) -> Result<Tensor>;
+
+    /// The generator, for its parameters, checkpoints and train/eval mode.
+    fn generator(&self) -> &dyn Module;
+
+    /// The discriminator, likewise.
+    fn discriminator(&self) -> &dyn Module;
+
+    /// Switches both networks between training and evaluation mode.
+    fn set_training(&mut self, training: bool);
+}
+
+/// A model made of two `Sequential` networks: the unconditional case.
+pub struct SequentialGan {
+    name: &'static str,
+    noise_dim: usize,
+    format: BatchOptions,
+    generator: Sequential,
+    discriminator: Sequential,
+}
+
+impl SequentialGan {
+    /// Wraps two networks: `generator` maps `[B, noise_dim]` to images,
+    /// `discriminator` maps images to `[B, 1]` logits.
+    pub fn new(
+        name: &'static str,
+        noise_dim: usize,
+        format: BatchOptions,
+        generator: Sequential,
+        discriminator: Sequential,
+    ) -> Self {
+        SequentialGan {
+            name,
+            noise_dim,
+            format,
+            generator,
+            discriminator,
+        }
+    }
+}
+
+impl GanModel for SequentialGan {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn noise_dim(&self) -> usize {
+        self.noise_dim
+    }
+
+    fn batch_options(&self) -> BatchOptions {
+        self.format
+    }
+
+    fn generate(&self, z: &Tensor, _labels: &[usize]) -> Result<Tensor> {
+        self.generator.forward(z)
+    }
+
+    fn discriminate(&self, images: &Tensor, _labels: &[usize]) -> Result<Tensor> {
+        self.discriminator.forward(images)
+    }
+
+    fn generator(&self) -> &dyn Module {
+        &self.generator
+    }
+
+    fn discriminator(&self) -> &dyn Module {
+        &self.discriminator
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.generator.set_training(training);
+        self.discriminator.set_training(training);
+    }
+}
+
+/// The models `--model` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Workload W1.
+    Mlp,
+    /// Workload W2.
+    Dcgan,
+    /// The Keras tutorial's model, fixed.
+    Tutorial,
+}
+
+impl ModelKind {
+    /// Every model, in the order `--help` lists them.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Mlp, ModelKind::Dcgan, ModelKind::Tutorial];
+
+    /// The model's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Dcgan => "dcgan",
+            ModelKind::Tutorial => "tutorial",
+        }
+    }
+
+    /// Builds the model with weights drawn from `rng`.
+    pub fn build<R: Rng + ?Sized>(self, rng: &mut R) -> Result<Box<dyn GanModel>> {
+        Ok(match self {
+            ModelKind::Mlp => Box::new(mlp(rng)),
+            ModelKind::Dcgan => Box::new(dcgan(rng)?),
+            ModelKind::Tutorial => Box::new(tutorial(rng)),
+        })
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown model `{s}`; expected one of {}", names.join(", "))
+        })
+    }
+}

@@ -1,0 +1,333 @@
+//! The training loop: one step of the GAN game, as in Goodfellow et al. (2014),
+//! Algorithm 1, with the non-saturating generator loss.
+//!
+//! ```text
+//! repeat:
+//!     for k discriminator steps:
+//!         x      ← a batch of real images
+//!         x̃      ← G(z) for fresh noise z, detached: this update must not move G
+//!         loss_D ← how badly D tells x (label real) from x̃ (label fake)
+//!         θ_D    ← Adam step on ∇ loss_D
+//!     x̃      ← G(z) for fresh noise z
+//!     loss_G ← how badly x̃ fools D (scored against the label real)
+//!     θ_G    ← Adam step on ∇ loss_G
+//! ```
+//!
+//! [`Trainer::step`] is exactly that. Everything around it (the run folder,
+//! logs, sample grids, checkpoints, resume) is in `run.rs`.
+
+use crate::data::{Dataset, ImageSet, epoch_order};
+use crate::models::{GanModel, ModelKind};
+use crate::objective::{LossKind, Objective, StandardObjective};
+use nn::{Adam, AdamConfig, Module, Optimizer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tensor::{Result, Tensor, TensorError, no_grad};
+
+/// Everything that defines a training run. Saved as `config.json` in the run
+/// folder, and read back on resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Which generator/discriminator pair.
+    pub model: ModelKind,
+    /// MNIST or Fashion-MNIST.
+    pub dataset: Dataset,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Stop after this many generator steps in all (for short runs and tests).
+    pub max_steps: Option<u64>,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// The generator's learning rate.
+    pub lr_g: f64,
+    /// The discriminator's learning rate.
+    pub lr_d: f64,
+    /// Adam's β₁ and β₂ for both networks.
+    pub betas: (f64, f64),
+    /// Discriminator steps per generator step.
+    pub d_steps: usize,
+    /// One-sided label smoothing: real images get the target `1 − smoothing`.
+    pub label_smoothing: f64,
+    /// The loss variant.
+    pub loss: LossKind,
+    /// Seed of every random draw of the run (weights, noise, data order).
+    pub seed: u64,
+    /// Write a row to `metrics.csv` every this many steps.
+    pub log_every: u64,
+}
+
+impl TrainConfig {
+    /// The settings of the workloads in `shared/workloads.md` (batch 64,
+    /// Adam lr 2e-4, betas (0.5, 0.999), BCE) for `model`.
+    pub fn new(model: ModelKind) -> Self {
+        TrainConfig {
+            model,
+            dataset: Dataset::Mnist,
+            epochs: 5,
+            max_steps: None,
+            batch_size: 64,
+            lr_g: 2e-4,
+            lr_d: 2e-4,
+            betas: (0.5, 0.999),
+            d_steps: 1,
+            label_smoothing: 0.0,
+            loss: LossKind::Bce,
+            seed: 0,
+            log_every: 50,
+        }
+    }
+
+    /// Checks the values a user can get wrong, naming the bad one.
+    pub fn validate(&self, dataset_len: usize) -> Result<()> {
+        let bad = |detail: String| Err(TensorError::argument("train config", detail));
+        if self.batch_size == 0 {
+            return bad("batch size must be at least 1".into());
+        }
+        if self.batch_size > dataset_len {
+            return bad(format!(
+                "batch size {} is larger than the {dataset_len} training images",
+                self.batch_size
+            ));
+        }
+        if self.d_steps == 0 {
+            return bad("d-steps must be at least 1".into());
+        }
+        for (name, lr) in [("lr-g", self.lr_g), ("lr-d", self.lr_d)] {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return bad(format!("{name} must be a positive number, got {lr}"));
+            }
+        }
+        let (b1, b2) = self.betas;
+        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
+            return bad(format!("betas must lie in [0, 1), got ({b1}, {b2})"));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!(
+                "label smoothing must lie in [0, 1), got {}",
+                self.label_smoothing
+            ));
+        }
+        if self.log_every == 0 {
+            return bad("log-every must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// The discriminator's loss (of its last step).
+    pub loss_d: f64,
+    /// The generator's loss.
+    pub loss_g: f64,
+    /// Mean D(x) on the real batch (a probability for `bce`).
+    pub d_real: f64,
+    /// Mean D(G(z)) on the fake batch, on the same scale.
+    pub d_fake: f64,
+}
+
+/// Where the trainer is in the data: the epoch, the shuffled order of this
+/// epoch, and the next position in it.
+pub(crate) struct DataCursor {
+    pub(crate) epoch: usize,
+    pub(crate) order: Vec<usize>,
+    pub(crate) position: usize,
+    /// The data RNG as it was just before `order` was drawn, so that a resumed
+    /// run can draw the same order again.
+    pub(crate) rng_at_epoch_start: ChaCha8Rng,
+}
+
+/// A GAN, its optimizers, its data and its random state: all a step needs.
+pub struct Trainer {
+    pub(crate) config: TrainConfig,
+    pub(crate) model: Box<dyn GanModel>,
+    pub(crate) objective: Box<dyn Objective>,
+    pub(crate) opt_g: Adam,
+    pub(crate) opt_d: Adam,
+    pub(crate) data: ImageSet,
+    /// Draws the noise `z` (and the labels fed to conditional models).
+    pub(crate) noise_rng: ChaCha8Rng,
+    /// Draws each epoch's order of the training images.
+    pub(crate) data_rng: ChaCha8Rng,
+    pub(crate) cursor: DataCursor,
+    /// Generator steps taken so far.
+    pub(crate) step: u64,
+}
+
+/// Seeds of the run's independent random streams, derived from its one seed.
+pub(crate) mod streams {
+    /// Weight initialisation.
+    pub const WEIGHTS: u64 = 0;
+    /// Noise for training steps.
+    pub const NOISE: u64 = 1;
+    /// Data order.
+    pub const DATA: u64 = 2;
+}
+
+/// A ChaCha8 generator for stream `stream` of run seed `seed`.
+pub(crate) fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+impl Trainer {
+    /// A fresh run: weights drawn from the seed, optimizers at step 0.
+    pub fn new(config: TrainConfig, data: ImageSet) -> Result<Self> {
+        config.validate(data.len())?;
+        let model = config
+            .model
+            .build(&mut stream_rng(config.seed, streams::WEIGHTS))?;
+        let adam = |lr| AdamConfig {
+            lr,
+            betas: config.betas,
+            ..AdamConfig::default()
+        };
+        let opt_g = Adam::new(model.generator().named_parameters(), adam(config.lr_g));
+        let opt_d = Adam::new(model.discriminator().named_parameters(), adam(config.lr_d));
+        let objective = Box::new(StandardObjective::new(config.loss, config.label_smoothing));
+        let mut data_rng = stream_rng(config.seed, streams::DATA);
+        let rng_at_epoch_start = data_rng.clone();
+        let order = epoch_order(data.len(), &mut data_rng);
+        Ok(Trainer {
+            noise_rng: stream_rng(config.seed, streams::NOISE),
+            data_rng,
+            cursor: DataCursor {
+                epoch: 0,
+                order,
+                position: 0,
+                rng_at_epoch_start,
+            },
+            step: 0,
+            config,
+            model,
+            objective,
+            opt_g,
+            opt_d,
+            data,
+        })
+    }
+
+    /// One step of the game: `d_steps` discriminator updates, then one
+    /// generator update.
+    pub fn step(&mut self) -> Result<StepStats> {
+        let mut last_d = None;
+        for _ in 0..self.config.d_steps {
+            // Discriminator: real batch labelled real, fake batch labelled fake.
+            let (real, labels) = self.next_real_batch()?;
+            let z = self.noise(real.shape()[0])?;
+            let model = self.model.as_ref();
+            // Detached: no graph through G, so this update cannot move it.
+            let fake = no_grad(|| model.generate(&z, &labels))?;
+            self.opt_d.zero_grad();
+            let d = self.objective.discriminator_loss(model, &real, &fake, &labels)?;
+            d.loss.backward()?;
+            self.opt_d.step()?;
+            last_d = Some(d);
+        }
+        let d = last_d.expect("d_steps ≥ 1 is validated");
+
+        // Generator: fresh noise, scored by D against the label "real".
+        let labels = self.random_labels(self.config.batch_size);
+        let z = self.noise(self.config.batch_size)?;
+        let model = self.model.as_ref();
+        self.opt_g.zero_grad();
+        let fake = model.generate(&z, &labels)?;
+        // D's weights are not updated here, so their gradients are not
+        // needed: freezing them skips a third of D's backward pass.
+        let objective = self.objective.as_ref();
+        let loss_g = with_frozen(model.discriminator(), || {
+            let loss = objective.generator_loss(model, &fake, &labels)?;
+            loss.backward()?;
+            Ok(loss)
+        })?;
+        self.opt_g.step()?;
+        self.step += 1;
+
+        Ok(StepStats {
+            loss_d: f64::from(d.loss.item()?),
+            loss_g: f64::from(loss_g.item()?),
+            d_real: d.real_score,
+            d_fake: d.fake_score,
+        })
+    }
+
+    /// The next batch of real images (and their labels), starting a new,
+    /// reshuffled epoch when this one cannot fill a batch.
+    fn next_real_batch(&mut self) -> Result<(Tensor, Vec<usize>)> {
+        let size = self.config.batch_size;
+        if self.cursor.position + size > self.cursor.order.len() {
+            self.cursor.rng_at_epoch_start = self.data_rng.clone();
+            self.cursor.order = epoch_order(self.data.len(), &mut self.data_rng);
+            self.cursor.position = 0;
+            self.cursor.epoch += 1;
+        }
+        let indices = &self.cursor.order[self.cursor.position..self.cursor.position + size];
+        self.cursor.position += size;
+        let batch = self
+            .data
+            .batch(indices, self.model.batch_options())
+            .map_err(|e| TensorError::argument("batch", e.to_string()))?;
+        Ok((batch.images, batch.labels))
+    }
+
+    /// Noise `z ~ N(0, 1)`, `[batch, noise_dim]`.
+    fn noise(&mut self, batch: usize) -> Result<Tensor> {
+        Tensor::randn(&[batch, self.model.noise_dim()], 0.0, 1.0, &mut self.noise_rng)
+    }
+
+    /// Uniform class labels for generated images (used by conditional models).
+    fn random_labels(&mut self, batch: usize) -> Vec<usize> {
+        (0..batch).map(|_| self.noise_rng.random_range(0..10)).collect()
+    }
+
+    /// Generator steps taken so far.
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    /// Full passes over the data completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.cursor.epoch
+    }
+
+    /// Steps in one epoch (batches that fit in the data; the rest is dropped).
+    pub fn steps_per_epoch(&self) -> u64 {
+        (self.data.len() / self.config.batch_size) as u64
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &dyn GanModel {
+        self.model.as_ref()
+    }
+
+    /// Generates images for the noise `z` in evaluation mode (BatchNorm uses
+    /// its running statistics, nothing is recorded, nothing changes).
+    pub fn generate_eval(&mut self, z: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        self.model.set_training(false);
+        let images = no_grad(|| self.model.generate(z, labels));
+        self.model.set_training(true);
+        images
+    }
+}
+
+/// Runs `f` with `module`'s parameters excluded from gradient computation,
+/// restoring them afterwards even if `f` fails.
+fn with_frozen<R>(module: &dyn Module, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    let params = module.parameters();
+    for p in &params {
+        p.set_requires_grad(false)?;
+    }
+    let result = f();
+    for p in &params {
+        p.set_requires_grad(true)?;
+    }
+    result
+}
