@@ -1,0 +1,254 @@
+//! Checkpoints of a training run: everything needed to continue it exactly.
+//!
+//! ```text
+//! runs/<name>/checkpoint/
+//!     LATEST                  the name of the newest complete checkpoint
+//!     step-000000937/
+//!         generator.safetensors       weights and BatchNorm buffers (PyTorch names)
+//!         discriminator.safetensors
+//!         optim_g.safetensors         Adam moments and step counts
+//!         optim_d.safetensors
+//!         state.json                  step, data position, RNG states, config
+//! ```
+//!
+//! A checkpoint is written into a hidden `.partial` folder, flushed, and
+//! renamed into place; only then does `LATEST` (itself replaced atomically)
+//! point at it, and only then are older checkpoints removed. A crash at any
+//! moment therefore leaves `LATEST` naming a complete checkpoint.
+//!
+//! Resuming restores the weights, the optimizers' moments, the BatchNorm
+//! statistics, the three random generators (exact stream positions) and the
+//! position in the shuffled data, so a resumed run continues bit for bit as
+//! if it had never stopped.
+
+use crate::data::epoch_order;
+use crate::train::{DataCursor, TrainConfig, Trainer};
+use nn::checkpoint::{self as nn_checkpoint, CheckpointError};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The name of the pointer file inside the checkpoint folder.
+pub const LATEST: &str = "LATEST";
+
+/// Why a checkpoint could not be saved or loaded. Each names its path.
+#[derive(Debug)]
+pub enum RunCheckpointError {
+    /// A file operation failed.
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A weights or optimizer file was missing, corrupt or mismatched.
+    Tensors(CheckpointError),
+    /// `state.json` or `LATEST` is missing, unreadable, or from another run.
+    State {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl fmt::Display for RunCheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunCheckpointError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            RunCheckpointError::Tensors(e) => write!(f, "{e}"),
+            RunCheckpointError::State { path, detail } => write!(f, "{}: {detail}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for RunCheckpointError {}
+
+impl From<CheckpointError> for RunCheckpointError {
+    fn from(e: CheckpointError) -> Self {
+        RunCheckpointError::Tensors(e)
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunCheckpointError + '_ {
+    move |source| RunCheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The exact position of a ChaCha8 generator, as JSON-friendly strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RngState {
+    /// The 32-byte key, in hex.
+    pub seed: String,
+    /// The stream number.
+    pub stream: u64,
+    /// How many 32-bit words have been drawn (a u128, in decimal).
+    pub word_pos: String,
+}
+
+impl RngState {
+    /// Captures a generator's state.
+    pub fn capture(rng: &ChaCha8Rng) -> Self {
+        RngState {
+            seed: rng.get_seed().iter().map(|b| format!("{b:02x}")).collect(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos().to_string(),
+        }
+    }
+
+    /// Rebuilds the generator, or says which field is malformed.
+    pub fn restore(&self) -> Result<ChaCha8Rng, String> {
+        use rand::SeedableRng;
+        let bytes: Vec<u8> = (0..self.seed.len())
+            .step_by(2)
+            .map(|i| self.seed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<_>>()
+            .ok_or("the RNG seed is not hex")?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| "the RNG seed is not 32 bytes")?;
+        let word_pos: u128 = self.word_pos.parse().map_err(|_| "the RNG word position is not a number")?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(word_pos);
+        Ok(rng)
+    }
+}
+
+/// The contents of `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Generator steps done.
+    pub step: u64,
+    /// Data passes started.
+    pub epoch: usize,
+    /// Next position in this epoch's order.
+    pub position: usize,
+    /// The data RNG just before this epoch's order was drawn.
+    pub data_rng_at_epoch_start: RngState,
+    /// The data RNG now.
+    pub data_rng: RngState,
+    /// The noise RNG now.
+    pub noise_rng: RngState,
+    /// The run's configuration.
+    pub config: TrainConfig,
+}
+
+/// Writes a checkpoint of `trainer` into `dir` (the run's `checkpoint`
+/// folder) and returns its path. See the module documentation for why a
+/// crash never leaves a broken checkpoint behind.
+pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, RunCheckpointError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let name = format!("step-{:09}", trainer.step);
+    let partial = dir.join(format!(".{name}.partial"));
+    let target = dir.join(&name);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io_error(&partial))?;
+    }
+    std::fs::create_dir(&partial).map_err(io_error(&partial))?;
+
+    let model = trainer.model.as_ref();
+    nn_checkpoint::save_module(model.generator(), &partial.join("generator.safetensors"))?;
+    nn_checkpoint::save_module(model.discriminator(), &partial.join("discriminator.safetensors"))?;
+    nn_checkpoint::save_optimizer(&trainer.opt_g, &partial.join("optim_g.safetensors"))?;
+    nn_checkpoint::save_optimizer(&trainer.opt_d, &partial.join("optim_d.safetensors"))?;
+    let state = TrainState {
+        step: trainer.step,
+        epoch: trainer.cursor.epoch,
+        position: trainer.cursor.position,
+        data_rng_at_epoch_start: RngState::capture(&trainer.cursor.rng_at_epoch_start),
+        data_rng: RngState::capture(&trainer.data_rng),
+        noise_rng: RngState::capture(&trainer.noise_rng),
+        config: trainer.config.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
+    let state_path = partial.join("state.json");
+    nn_checkpoint::write_atomically(&state_path, &json)?;
+
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(io_error(&target))?;
+    }
+    std::fs::rename(&partial, &target).map_err(io_error(&target))?;
+    nn_checkpoint::write_atomically(&dir.join(LATEST), name.as_bytes())?;
+    remove_older(dir, &name)?;
+    Ok(target)
+}
+
+/// Deletes every checkpoint folder in `dir` except `keep` (and leftovers of
+/// interrupted writes).
+fn remove_older(dir: &Path, keep: &str) -> Result<(), RunCheckpointError> {
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_checkpoint = name.starts_with("step-") || name.ends_with(".partial");
+        if is_checkpoint && name != keep && entry.path().is_dir() {
+            std::fs::remove_dir_all(entry.path()).map_err(io_error(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The newest complete checkpoint in `dir` (the run's `checkpoint` folder).
+pub fn latest(dir: &Path) -> Result<PathBuf, RunCheckpointError> {
+    let pointer = dir.join(LATEST);
+    let name = std::fs::read_to_string(&pointer).map_err(|e| RunCheckpointError::State {
+        path: pointer.clone(),
+        detail: format!("cannot read the pointer to the newest checkpoint ({e}); is this a run folder?"),
+    })?;
+    let name = name.trim();
+    if !name.starts_with("step-") || name.contains(['/', '\\']) {
+        return Err(RunCheckpointError::State {
+            path: pointer,
+            detail: format!("does not name a checkpoint: {name:?}"),
+        });
+    }
+    Ok(dir.join(name))
+}
+
+/// Reads `state.json` of the checkpoint in `checkpoint`.
+pub fn read_state(checkpoint: &Path) -> Result<TrainState, RunCheckpointError> {
+    let path = checkpoint.join("state.json");
+    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+    serde_json::from_slice(&bytes).map_err(|e| RunCheckpointError::State {
+        path,
+        detail: format!("not a valid training state: {e}"),
+    })
+}
+
+/// Restores `trainer` (freshly built from the same config and data) to the
+/// checkpoint in `checkpoint`. On error the trainer may be partly restored
+/// and must be dropped.
+pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<(), RunCheckpointError> {
+    let state = read_state(checkpoint)?;
+    let state_path = checkpoint.join("state.json");
+    let bad_state = |detail: String| RunCheckpointError::State {
+        path: state_path.clone(),
+        detail,
+    };
+    let model = trainer.model.as_ref();
+    nn_checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))?;
+    nn_checkpoint::load_module(model.discriminator(), &checkpoint.join("discriminator.safetensors"))?;
+    nn_checkpoint::load_optimizer(&mut trainer.opt_g, &checkpoint.join("optim_g.safetensors"))?;
+    nn_checkpoint::load_optimizer(&mut trainer.opt_d, &checkpoint.join("optim_d.safetensors"))?;
+
+    let epoch_start = state.data_rng_at_epoch_start.restore().map_err(|e| bad_state(e.to_string()))?;
+    let order = epoch_order(trainer.data.len(), &mut epoch_start.clone());
+    if state.position > order.len() {
+        return Err(bad_state(format!(
+            "data position {} is beyond the {} training images",
+            state.position,
+            order.len()
+        )));
+    }
+    trainer.cursor = DataCursor {
+        epoch: state.epoch,
+        order,
+        position: state.position,
+        rng_at_epoch_start: epoch_start,
+    };
+    trainer.data_rng = state.data_rng.restore().map_err(|e| bad_state(e.to_string()))?;
+    trainer.noise_rng = state.noise_rng.restore().map_err(|e| bad_state(e.to_string()))?;
+    trainer.step = state.step;
+    Ok(())
+}
