@@ -12,9 +12,8 @@
 //!
 //! Gradient checks: `tests/gradcheck_matmul.rs`. Speed: `benches/matmul.rs`.
 
-use crate::kernels::gemm::gemm_into;
 use crate::{Element, Result, Tensor, TensorError};
-use ndarray::{Array3, ArrayD, Axis, Ix2, Ix3};
+use ndarray::{ArrayD, Ix2, Ix3};
 
 impl<T: Element> Tensor<T> {
     /// The matrix product of two 2-D tensors, or the batched product of two
@@ -43,18 +42,14 @@ impl<T: Element> Tensor<T> {
                     a.view().into_dimensionality::<Ix3>().expect("3-D"),
                     b.view().into_dimensionality::<Ix3>().expect("3-D"),
                 );
-                let ((batch, m, k), (batch_b, k_b, n)) = (a.dim(), b.dim());
+                let ((batch, _, k), (batch_b, k_b, _)) = (a.dim(), b.dim());
                 if batch != batch_b {
                     return Err(mismatch(&format!("batch sizes {batch} and {batch_b} differ")));
                 }
                 if k != k_b {
                     return Err(mismatch(&format!("inner dimensions {k} and {k_b} differ")));
                 }
-                let mut c = Array3::zeros((batch, m, n));
-                for ((a, b), c) in a.outer_iter().zip(b.outer_iter()).zip(c.axis_iter_mut(Axis(0))) {
-                    gemm_into(T::one(), a, b, T::zero(), c);
-                }
-                c.into_dyn()
+                crate::kernels::gemm::matmul_batched(a, b).into_dyn()
             }
             _ => return Err(mismatch("needs two 2-D or two 3-D tensors")),
         };
