@@ -104,11 +104,18 @@ impl RngState {
         use rand::SeedableRng;
         let bytes: Vec<u8> = (0..self.seed.len())
             .step_by(2)
-            .map(|i| self.seed.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .map(|i| {
+                self.seed
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .collect::<Option<_>>()
             .ok_or("the RNG seed is not hex")?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| "the RNG seed is not 32 bytes")?;
-        let word_pos: u128 = self.word_pos.parse().map_err(|_| "the RNG word position is not a number")?;
+        let word_pos: u128 = self
+            .word_pos
+            .parse()
+            .map_err(|_| "the RNG word position is not a number")?;
         let mut rng = ChaCha8Rng::from_seed(seed);
         rng.set_stream(self.stream);
         rng.set_word_pos(word_pos);
@@ -228,11 +235,17 @@ pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<(), RunCheckp
     };
     let model = trainer.model.as_ref();
     nn_checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))?;
-    nn_checkpoint::load_module(model.discriminator(), &checkpoint.join("discriminator.safetensors"))?;
+    nn_checkpoint::load_module(
+        model.discriminator(),
+        &checkpoint.join("discriminator.safetensors"),
+    )?;
     nn_checkpoint::load_optimizer(&mut trainer.opt_g, &checkpoint.join("optim_g.safetensors"))?;
     nn_checkpoint::load_optimizer(&mut trainer.opt_d, &checkpoint.join("optim_d.safetensors"))?;
 
-    let epoch_start = state.data_rng_at_epoch_start.restore().map_err(|e| bad_state(e.to_string()))?;
+    let epoch_start = state
+        .data_rng_at_epoch_start
+        .restore()
+        .map_err(|e| bad_state(e.to_string()))?;
     let order = epoch_order(trainer.data.len(), &mut epoch_start.clone());
     if state.position > order.len() {
         return Err(bad_state(format!(

@@ -6,6 +6,7 @@
 //! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`).
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`).
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod metrics;

@@ -1,0 +1,100 @@
+//! Timing the training workloads of `shared/workloads.md`: W1 (`mlp`) and W2
+//! (`dcgan`), batch 64, BCE on logits, Adam(2e-4, (0.5, 0.999)), one
+//! discriminator and one generator update per step — exactly
+//! [`Trainer::step`](crate::train::Trainer::step).
+//!
+//! The images are random MNIST-shaped bytes (the time of a step does not
+//! depend on the pixel values), so the bench needs no dataset. It reports the
+//! median over several timed chunks after a warm-up, as the workloads ask.
+
+use crate::data::ImageSet;
+use crate::models::ModelKind;
+use crate::train::{TrainConfig, Trainer};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+use tensor::{Result, TensorError};
+
+/// How long to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchPlan {
+    /// Untimed steps first (caches, allocator, page faults).
+    pub warmup_steps: usize,
+    /// Timed chunks; the report gives their median.
+    pub chunks: usize,
+    /// Steps per chunk.
+    pub steps_per_chunk: usize,
+}
+
+impl Default for BenchPlan {
+    fn default() -> Self {
+        BenchPlan {
+            warmup_steps: 5,
+            chunks: 7,
+            steps_per_chunk: 10,
+        }
+    }
+}
+
+/// One workload's result, printed as a JSON line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// `mlp` (W1) or `dcgan` (W2).
+    pub workload: String,
+    /// Rayon threads.
+    pub threads: usize,
+    /// Median milliseconds per step over the timed chunks.
+    pub ms_per_step: f64,
+    /// Fastest and slowest chunk, per step.
+    pub ms_per_step_min: f64,
+    /// See `ms_per_step_min`.
+    pub ms_per_step_max: f64,
+    /// Steps timed in all.
+    pub steps: usize,
+    /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Random MNIST-shaped training data: `count` 28×28 images.
+pub fn synthetic_mnist(count: usize, seed: u64) -> Result<ImageSet> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let pixels: Vec<u8> = (0..count * 28 * 28).map(|_| rng.random()).collect();
+    let labels: Vec<u8> = (0..count).map(|_| rng.random_range(0..10)).collect();
+    ImageSet::from_raw(pixels, labels, 28, 28)
+        .map_err(|e| TensorError::argument("synthetic_mnist", e.to_string()))
+}
+
+/// Times `model`'s training step on the current rayon thread pool.
+pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
+    let mut trainer = Trainer::new(TrainConfig::new(model), synthetic_mnist(1024, 1)?)?;
+    for _ in 0..plan.warmup_steps {
+        trainer.step()?;
+    }
+    let mut per_step = Vec::with_capacity(plan.chunks);
+    for _ in 0..plan.chunks {
+        let start = Instant::now();
+        for _ in 0..plan.steps_per_chunk {
+            trainer.step()?;
+        }
+        per_step.push(start.elapsed().as_secs_f64() * 1e3 / plan.steps_per_chunk as f64);
+    }
+    per_step.sort_by(f64::total_cmp);
+    Ok(BenchReport {
+        workload: model.name().to_string(),
+        threads: rayon::current_num_threads(),
+        ms_per_step: per_step[per_step.len() / 2],
+        ms_per_step_min: per_step[0],
+        ms_per_step_max: per_step[per_step.len() - 1],
+        steps: plan.chunks * plan.steps_per_chunk,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// The process's peak resident set size in MiB, from `/proc/self/status`
+/// (`None` where that file does not exist).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
