@@ -5,13 +5,17 @@
 //!   verified or downloaded) to batches of `[B, 1, H, W]` tensors.
 //! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`).
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`).
+//! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
+//! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
 
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
+pub mod grid;
 pub mod metrics;
 pub mod models;
 pub mod objective;
+pub mod plot;
 pub mod train;
 
 pub use nn;
