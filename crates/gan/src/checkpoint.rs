@@ -22,6 +22,7 @@
 //! if it had never stopped.
 
 use crate::data::epoch_order;
+use crate::metrics::RunningMean;
 use crate::train::{DataCursor, TrainConfig, Trainer};
 use nn::checkpoint::{self as nn_checkpoint, CheckpointError};
 use rand_chacha::ChaCha8Rng;
@@ -138,6 +139,8 @@ pub struct TrainState {
     pub data_rng: RngState,
     /// The noise RNG now.
     pub noise_rng: RngState,
+    /// Statistics of the steps since the last row of `metrics.csv`.
+    pub pending_metrics: RunningMean,
     /// The run's configuration.
     pub config: TrainConfig,
 }
@@ -145,7 +148,11 @@ pub struct TrainState {
 /// Writes a checkpoint of `trainer` into `dir` (the run's `checkpoint`
 /// folder) and returns its path. See the module documentation for why a
 /// crash never leaves a broken checkpoint behind.
-pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, RunCheckpointError> {
+pub fn save(
+    trainer: &Trainer,
+    pending_metrics: &RunningMean,
+    dir: &Path,
+) -> Result<PathBuf, RunCheckpointError> {
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let name = format!("step-{:09}", trainer.step);
     let partial = dir.join(format!(".{name}.partial"));
@@ -167,6 +174,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<PathBuf, RunCheckpointError
         data_rng_at_epoch_start: RngState::capture(&trainer.cursor.rng_at_epoch_start),
         data_rng: RngState::capture(&trainer.data_rng),
         noise_rng: RngState::capture(&trainer.noise_rng),
+        pending_metrics: *pending_metrics,
         config: trainer.config.clone(),
     };
     let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
@@ -224,9 +232,10 @@ pub fn read_state(checkpoint: &Path) -> Result<TrainState, RunCheckpointError> {
 }
 
 /// Restores `trainer` (freshly built from the same config and data) to the
-/// checkpoint in `checkpoint`. On error the trainer may be partly restored
-/// and must be dropped.
-pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<(), RunCheckpointError> {
+/// checkpoint in `checkpoint`, and returns the statistics of the steps since
+/// the last metrics row. On error the trainer may be partly restored and must
+/// be dropped.
+pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<RunningMean, RunCheckpointError> {
     let state = read_state(checkpoint)?;
     let state_path = checkpoint.join("state.json");
     let bad_state = |detail: String| RunCheckpointError::State {
@@ -263,5 +272,5 @@ pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<(), RunCheckp
     trainer.data_rng = state.data_rng.restore().map_err(|e| bad_state(e.to_string()))?;
     trainer.noise_rng = state.noise_rng.restore().map_err(|e| bad_state(e.to_string()))?;
     trainer.step = state.step;
-    Ok(())
+    Ok(state.pending_metrics)
 }

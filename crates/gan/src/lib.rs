@@ -7,6 +7,11 @@
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`).
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
+//! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
+//! * [`run`]: a training run on disk (`runs/<name>/`), resumable bit for bit
+//!   from its [`checkpoint`]s; [`metrics`] is its `metrics.csv`.
+//! * [`sample`]: grids from a trained generator.
+//! * [`bench`]: the workloads W1 and W2, timed.
 
 pub mod bench;
 pub mod checkpoint;
@@ -16,6 +21,8 @@ pub mod metrics;
 pub mod models;
 pub mod objective;
 pub mod plot;
+pub mod run;
+pub mod sample;
 pub mod train;
 
 pub use nn;

@@ -63,8 +63,9 @@ pub fn read_metrics(path: &Path) -> std::io::Result<Vec<MetricsRow>> {
     Ok(text.lines().skip(1).filter_map(MetricsRow::from_csv).collect())
 }
 
-/// Averages step statistics between two rows.
-#[derive(Debug, Default, Clone, Copy)]
+/// Averages step statistics between two rows. Saved in checkpoints, so
+/// that a resumed run writes the same rows as one that never stopped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunningMean {
     sum: [f64; 4],
     count: u32,
@@ -77,6 +78,11 @@ impl RunningMean {
             *total += value;
         }
         self.count += 1;
+    }
+
+    /// Whether no step has been added since the last [`take`](Self::take).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 
     /// The mean so far (`None` if empty), and a reset.

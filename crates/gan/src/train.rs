@@ -164,6 +164,8 @@ pub(crate) mod streams {
     pub const NOISE: u64 = 1;
     /// Data order.
     pub const DATA: u64 = 2;
+    /// The fixed noise behind every sample grid.
+    pub const SAMPLES: u64 = 3;
 }
 
 /// A ChaCha8 generator for stream `stream` of run seed `seed`.
@@ -293,9 +295,10 @@ impl Trainer {
         self.cursor.epoch
     }
 
-    /// Steps in one epoch (batches that fit in the data; the rest is dropped).
+    /// Generator steps in one pass over the data (each step uses `d_steps`
+    /// real batches; a last partial batch is dropped).
     pub fn steps_per_epoch(&self) -> u64 {
-        (self.data.len() / self.config.batch_size) as u64
+        (self.data.len() / self.config.batch_size / self.config.d_steps) as u64
     }
 
     /// The run's configuration.

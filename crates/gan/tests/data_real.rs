@@ -9,25 +9,8 @@ use gan::data::{DataError, Dataset, Downloader, ImageSet, Part, Split, load, rea
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// `shared/data`, found by walking up from this crate (it sits beside the
-/// repository checkout, wherever that is).
-fn shared_data() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared").join("data"))
-        .find(|candidate| candidate.join("mnist").is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/data/mnist found in any parent of {}: these tests need the \
-                 project's shared data (shared/ beside the repository checkout)",
-                manifest.display()
-            )
-        })
-}
-
 fn dir_of(dataset: Dataset) -> PathBuf {
-    shared_data().join(match dataset {
+    data_common::shared_data().join(match dataset {
         Dataset::Mnist => "mnist",
         Dataset::Fashion => "fashion-mnist",
     })

@@ -1,12 +1,157 @@
-//! `gan-mnist`: the project's main job.
+//! `gan-mnist`: train a GAN on MNIST and watch digits appear.
 //!
-//! The tensor engine has landed; the GAN training loop has not yet. Until it
-//! does, this binary says so and exits successfully.
+//! ```text
+//! gan-mnist                                   train the default model
+//! gan-mnist train --model dcgan --epochs 5    train with options
+//! gan-mnist train --resume runs/dcgan         continue a stopped run
+//! gan-mnist sample --checkpoint runs/dcgan --out grid.png
+//! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
+//! ```
 
-fn main() {
+mod cli;
+
+use clap::Parser;
+use cli::{BenchArgs, Cli, Command, SampleArgs, TrainArgs};
+use gan::bench::{self, BenchPlan};
+use gan::data::{self, Split};
+use gan::models::ModelKind;
+use gan::run::{self, RunOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Train(args)) => train(args),
+        Some(Command::Sample(args)) => sample(args),
+        Some(Command::Bench(args)) => bench(args),
+        None => train(cli.train),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("gan-mnist: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sets rayon's global thread count, if asked.
+fn set_threads(threads: Option<usize>) -> Result<(), String> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| format!("cannot start {n} threads: {e}"))?;
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode, String> {
+    set_threads(args.threads)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::Relaxed) {
+            // A second Ctrl-C: the user really wants out.
+            std::process::exit(130);
+        }
+        eprintln!("\ngan-mnist: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+    })
+    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    let options = RunOptions {
+        progress: !args.no_progress,
+        stop,
+        checkpoint_every: args.checkpoint_every,
+        interrupt_at: None,
+    };
+
+    let (config, dir, resuming) = match &args.resume {
+        Some(dir) => (
+            args.resumed_config(&run::saved_config(dir).map_err(|e| e.to_string())?),
+            dir.clone(),
+            true,
+        ),
+        None => {
+            let config = args.config()?;
+            let dir = args.run_dir(&config)?;
+            (config, dir, false)
+        }
+    };
+    let downloader = config
+        .dataset
+        .downloader()
+        .with_offline(args.offline)
+        .with_progress(!args.no_progress);
+    let data = data::load(
+        config.dataset,
+        Split::Train,
+        args.data_dir.as_deref(),
+        &downloader,
+    )
+    .map_err(|e| e.to_string())?;
     println!(
-        "gan-mnist: not yet. The tensor engine (crates/tensor) is in place; \
-         the nn layers and the GAN training loop come next. \
-         Try `cargo test` to watch the gradient-check suite prove every op."
+        "gan-mnist: {} {} on {} ({} images), batch {}, {} epochs, seed {}, {} threads → {}",
+        if resuming { "resuming" } else { "training" },
+        config.model,
+        config.dataset.title(),
+        data.len(),
+        config.batch_size,
+        config.epochs,
+        config.seed,
+        rayon::current_num_threads(),
+        dir.display()
     );
+    let summary = if resuming {
+        run::resume(config, data, &dir, &options)
+    } else {
+        run::start(config, data, &dir, &options)
+    }
+    .map_err(|e| e.to_string())?;
+
+    if let Some(row) = summary.last {
+        let s = row.stats;
+        println!(
+            "step {} (epoch {}): loss_D {:.3}, loss_G {:.3}, D(x) {:.2}, D(G(z)) {:.2}",
+            row.step, row.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake
+        );
+    }
+    let minutes = summary.elapsed.as_secs_f64() / 60.0;
+    println!("{} steps in {minutes:.1} min.", summary.steps);
+    println!("samples:    {}", summary.dir.join("samples.png").display());
+    println!("per epoch:  {}", summary.dir.join("samples").display());
+    println!(
+        "losses:     {} and metrics.csv",
+        summary.dir.join("loss.svg").display()
+    );
+    println!("checkpoint: {}", summary.checkpoint.display());
+    if summary.interrupted {
+        println!(
+            "stopped early; continue with: gan-mnist train --resume {}",
+            summary.dir.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample(args: SampleArgs) -> Result<ExitCode, String> {
+    let image = gan::sample::sample_grid(&args.checkpoint, args.n, args.seed).map_err(|e| e.to_string())?;
+    gan::grid::write_png(&image, &args.out).map_err(|e| e.to_string())?;
+    println!("gan-mnist: {} samples → {}", args.n, args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode, String> {
+    set_threads(args.threads)?;
+    let models: Vec<ModelKind> = match args.workload.as_str() {
+        "all" => vec![ModelKind::Mlp, ModelKind::Dcgan],
+        name => vec![name.parse::<ModelKind>()?],
+    };
+    for model in models {
+        let report = bench::run(model, BenchPlan::default()).map_err(|e| e.to_string())?;
+        println!("{}", serde_json::to_string(&report).expect("a report serialises"));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -77,3 +77,20 @@ pub fn assert_mentions(message: &str, parts: &[&str]) {
         );
     }
 }
+
+/// `shared/data`, found by walking up from this crate (it sits beside the
+/// repository checkout, wherever that is).
+pub fn shared_data() -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared").join("data"))
+        .find(|candidate| candidate.join("mnist").is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "no shared/data/mnist found in any parent of {}: these tests need the \
+                 project's shared data (shared/ beside the repository checkout)",
+                manifest.display()
+            )
+        })
+}

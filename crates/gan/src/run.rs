@@ -1,0 +1,370 @@
+//! A training run on disk: `runs/<name>/` with the config, `metrics.csv`,
+//! sample grids, checkpoints and the loss plot, around the loop of
+//! [`Trainer::step`].
+//!
+//! ```text
+//! runs/<name>/
+//!     config.json           the TrainConfig
+//!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake
+//!     samples/epoch_001.png an 8×8 grid from the same fixed noise every epoch
+//!     samples.png           the grid at the end of the run
+//!     loss.svg              the curves of metrics.csv
+//!     checkpoint/           see `checkpoint.rs`
+//! ```
+
+use crate::checkpoint::{self, RunCheckpointError};
+use crate::data::ImageSet;
+use crate::grid::{self, GridError};
+use crate::metrics::{self, MetricsRow, RunningMean};
+use crate::plot::{self, PlotError};
+use crate::train::{StepStats, TrainConfig, Trainer, stream_rng, streams};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tensor::{Tensor, TensorError};
+
+/// How many samples a grid shows (8 × 8).
+pub const GRID_SAMPLES: usize = 64;
+
+/// How a run behaves, beyond its [`TrainConfig`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Show a progress bar on the terminal.
+    pub progress: bool,
+    /// Set (e.g. by Ctrl-C) to stop after the current step and save a checkpoint.
+    pub stop: Arc<AtomicBool>,
+    /// Also checkpoint every this many steps (epoch ends always checkpoint).
+    pub checkpoint_every: Option<u64>,
+    /// Stop, exactly as Ctrl-C would, once this many steps are done (for
+    /// testing interruption and resumption deterministically).
+    pub interrupt_at: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            progress: false,
+            stop: Arc::new(AtomicBool::new(false)),
+            checkpoint_every: None,
+            interrupt_at: None,
+        }
+    }
+}
+
+/// What a finished (or stopped) run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Generator steps done in all.
+    pub steps: u64,
+    /// Whether the run stopped early (Ctrl-C) rather than finishing.
+    pub interrupted: bool,
+    /// Wall-clock time of this invocation.
+    pub elapsed: Duration,
+    /// The last statistics row written.
+    pub last: Option<MetricsRow>,
+    /// The newest checkpoint.
+    pub checkpoint: PathBuf,
+}
+
+/// Why a run failed. Each variant says where.
+#[derive(Debug)]
+pub enum RunError {
+    /// A file or folder operation failed.
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The configuration or a tensor operation failed.
+    Train(TensorError),
+    /// Saving or loading a checkpoint failed.
+    Checkpoint(RunCheckpointError),
+    /// Writing a sample grid failed.
+    Grid(GridError),
+    /// Drawing the loss plot failed.
+    Plot(PlotError),
+    /// A loss or score stopped being a finite number.
+    NonFinite {
+        /// The step at which it happened.
+        step: u64,
+        /// Which value, e.g. `loss_d`.
+        what: &'static str,
+        /// The last checkpoint, which is intact.
+        checkpoint: Option<PathBuf>,
+    },
+    /// The run folder is not usable (exists already, or is not a run).
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            RunError::Train(e) => write!(f, "{e}"),
+            RunError::Checkpoint(e) => write!(f, "checkpoint: {e}"),
+            RunError::Grid(e) => write!(f, "sample grid: {e}"),
+            RunError::Plot(e) => write!(f, "loss plot: {e}"),
+            RunError::NonFinite {
+                step,
+                what,
+                checkpoint,
+            } => {
+                write!(f, "step {step}: {what} is not a finite number; training diverged")?;
+                match checkpoint {
+                    Some(c) => write!(f, " (the last good checkpoint is {})", c.display()),
+                    None => write!(f, " (before the first checkpoint)"),
+                }
+            }
+            RunError::Folder { path, detail } => write!(f, "{}: {detail}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<TensorError> for RunError {
+    fn from(e: TensorError) -> Self {
+        RunError::Train(e)
+    }
+}
+
+impl From<RunCheckpointError> for RunError {
+    fn from(e: RunCheckpointError) -> Self {
+        RunError::Checkpoint(e)
+    }
+}
+
+impl From<GridError> for RunError {
+    fn from(e: GridError) -> Self {
+        RunError::Grid(e)
+    }
+}
+
+impl From<PlotError> for RunError {
+    fn from(e: PlotError) -> Self {
+        RunError::Plot(e)
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Starts a new run in `dir`, which must not hold a run already.
+pub fn start(
+    config: TrainConfig,
+    data: ImageSet,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    if dir.join("config.json").exists() {
+        return Err(RunError::Folder {
+            path: dir.to_path_buf(),
+            detail: "already holds a run; continue it with --resume, or choose another --name".into(),
+        });
+    }
+    let trainer = Trainer::new(config, data)?;
+    std::fs::create_dir_all(dir.join("samples")).map_err(io_error(dir))?;
+    let json = serde_json::to_vec_pretty(trainer.config()).expect("the config serialises");
+    nn::checkpoint::write_atomically(&dir.join("config.json"), &json)
+        .map_err(|e| RunError::Checkpoint(RunCheckpointError::Tensors(e)))?;
+    let metrics_path = dir.join("metrics.csv");
+    std::fs::write(&metrics_path, format!("{}\n", metrics::HEADER)).map_err(io_error(&metrics_path))?;
+    train_until_done(trainer, RunningMean::default(), dir, options)
+}
+
+/// Reads the configuration of the run in `dir` (from its newest checkpoint).
+pub fn saved_config(dir: &Path) -> Result<TrainConfig, RunError> {
+    let latest = checkpoint::latest(&dir.join("checkpoint"))?;
+    Ok(checkpoint::read_state(&latest)?.config)
+}
+
+/// Continues the run in `dir` from its newest checkpoint. `config` is the
+/// saved one, possibly with more `epochs` or `max_steps`; `data` must be the
+/// same dataset.
+pub fn resume(
+    config: TrainConfig,
+    data: ImageSet,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let latest = checkpoint::latest(&dir.join("checkpoint"))?;
+    let mut trainer = Trainer::new(config, data)?;
+    let pending = checkpoint::restore(&mut trainer, &latest)?;
+    // Rows written after the checkpoint (by a run that then crashed) would be
+    // written again: keep only those up to the checkpoint's step.
+    let metrics_path = dir.join("metrics.csv");
+    let rows = metrics::read_metrics(&metrics_path).map_err(io_error(&metrics_path))?;
+    let mut text = format!("{}\n", metrics::HEADER);
+    for row in rows.iter().filter(|r| r.step <= trainer.steps_done()) {
+        text.push_str(&row.to_csv());
+        text.push('\n');
+    }
+    nn::checkpoint::write_atomically(&metrics_path, text.as_bytes())
+        .map_err(|e| RunError::Checkpoint(RunCheckpointError::Tensors(e)))?;
+    train_until_done(trainer, pending, dir, options)
+}
+
+/// The fixed noise (and labels, one row per digit for conditional models)
+/// behind every sample grid of a run.
+fn grid_inputs(trainer: &Trainer) -> Result<(Tensor, Vec<usize>), RunError> {
+    let mut rng = stream_rng(trainer.config().seed, streams::SAMPLES);
+    let z = Tensor::randn(&[GRID_SAMPLES, trainer.model().noise_dim()], 0.0, 1.0, &mut rng)?;
+    let labels = (0..GRID_SAMPLES).map(|i| (i / 8) % 10).collect();
+    Ok((z, labels))
+}
+
+/// Writes the sample grid for the fixed noise to `path`.
+fn write_grid(trainer: &mut Trainer, path: &Path) -> Result<(), RunError> {
+    let (z, labels) = grid_inputs(trainer)?;
+    let images = trainer.generate_eval(&z, &labels)?;
+    let image = grid::image_grid(&images, 8, trainer.model().batch_options().range)?;
+    grid::write_png(&image, path)?;
+    Ok(())
+}
+
+/// The loop: steps, logs, grids at epoch ends, checkpoints, until the run is
+/// done or asked to stop. `running` holds the statistics of the steps since
+/// the last metrics row.
+///
+/// Rows are written at multiples of `log_every` only (and once more at the
+/// end of a finished run), never because a run was interrupted: a resumed
+/// run then writes exactly the rows of one that never stopped.
+fn train_until_done(
+    mut trainer: Trainer,
+    mut running: RunningMean,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let config = trainer.config().clone();
+    let per_epoch = trainer.steps_per_epoch().max(1);
+    let planned = per_epoch * config.epochs as u64;
+    let total = config.max_steps.map_or(planned, |m| m.min(planned));
+    let checkpoints = dir.join("checkpoint");
+    let metrics_path = dir.join("metrics.csv");
+    let mut metrics_file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(io_error(&metrics_path))?;
+    let bar = progress_bar(options.progress, total, trainer.steps_done());
+    let mut last = None;
+    let mut last_checkpoint: Option<PathBuf> = None;
+    let mut interrupted = false;
+
+    while trainer.steps_done() < total {
+        if options.stop.load(Ordering::Relaxed) || options.interrupt_at == Some(trainer.steps_done()) {
+            interrupted = true;
+            break;
+        }
+        let stats = trainer.step()?;
+        let step = trainer.steps_done();
+        if let Some(what) = first_non_finite(&stats) {
+            return Err(RunError::NonFinite {
+                step,
+                what,
+                checkpoint: last_checkpoint,
+            });
+        }
+        running.add(&stats);
+        let epoch = ((step - 1) / per_epoch + 1) as usize;
+        if step % config.log_every == 0 || step == total {
+            let row = write_row(&mut metrics_file, &metrics_path, step, epoch, &mut running)?;
+            bar.set_message(format!(
+                "epoch {epoch}  loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}",
+                row.stats.loss_d, row.stats.loss_g, row.stats.d_real, row.stats.d_fake
+            ));
+            last = Some(row);
+        }
+        bar.set_position(step);
+        let epoch_end = step % per_epoch == 0;
+        if epoch_end {
+            write_grid(&mut trainer, &dir.join(format!("samples/epoch_{epoch:03}.png")))?;
+        }
+        if epoch_end || options.checkpoint_every.is_some_and(|n| step % n == 0) {
+            last_checkpoint = Some(checkpoint::save(&trainer, &running, &checkpoints)?);
+        }
+    }
+    bar.finish_and_clear();
+
+    // Always leave a checkpoint of the final state, then the pictures.
+    let final_name = format!("step-{:09}", trainer.steps_done());
+    let checkpoint = match last_checkpoint.filter(|c| c.ends_with(&final_name)) {
+        Some(c) => c,
+        None => checkpoint::save(&trainer, &running, &checkpoints)?,
+    };
+    write_grid(&mut trainer, &dir.join("samples.png"))?;
+    let rows = metrics::read_metrics(&metrics_path).map_err(io_error(&metrics_path))?;
+    if !rows.is_empty() {
+        let title = format!("{} on {}", config.model, config.dataset);
+        plot::plot_metrics(&rows, &title, &dir.join("loss.svg"))?;
+    }
+    Ok(RunSummary {
+        dir: dir.to_path_buf(),
+        steps: trainer.steps_done(),
+        interrupted,
+        elapsed: started.elapsed(),
+        last,
+        checkpoint,
+    })
+}
+
+/// Appends the mean of the steps in `running` as the row for `step`.
+fn write_row(
+    file: &mut std::fs::File,
+    path: &Path,
+    step: u64,
+    epoch: usize,
+    running: &mut RunningMean,
+) -> Result<MetricsRow, RunError> {
+    let row = MetricsRow {
+        step,
+        epoch,
+        stats: running.take().expect("a row is written after at least one step"),
+    };
+    writeln!(file, "{}", row.to_csv()).map_err(io_error(path))?;
+    file.flush().map_err(io_error(path))?;
+    Ok(row)
+}
+
+/// The name of the first loss or score that is NaN or infinite.
+fn first_non_finite(stats: &StepStats) -> Option<&'static str> {
+    [
+        ("loss_d", stats.loss_d),
+        ("loss_g", stats.loss_g),
+        ("D(x)", stats.d_real),
+        ("D(G(z))", stats.d_fake),
+    ]
+    .into_iter()
+    .find(|(_, v)| !v.is_finite())
+    .map(|(name, _)| name)
+}
+
+/// A bar with ETA and live losses, or a hidden one.
+fn progress_bar(visible: bool, total: u64, done: u64) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}")
+            .expect("a valid template");
+    bar.set_style(style);
+    bar.set_position(done);
+    bar
+}

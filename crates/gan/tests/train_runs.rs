@@ -1,0 +1,260 @@
+//! Training runs end to end: a real MNIST run that must behave like a working
+//! GAN, bitwise determinism, and exact resumption after an interruption.
+
+mod data_common;
+
+use gan::bench::synthetic_mnist;
+use gan::checkpoint;
+use gan::data::{self, Dataset, Downloader, ImageSet, Split};
+use gan::models::{GanModel, ModelKind};
+use gan::run::{self, RunError, RunOptions};
+use gan::train::TrainConfig;
+use rand::SeedableRng;
+use std::path::{Path, PathBuf};
+use tensor::{Tensor, no_grad};
+
+fn mnist(split: Split) -> ImageSet {
+    let dir = data_common::shared_data().join("mnist");
+    data::load(Dataset::Mnist, split, Some(&dir), &Downloader::offline()).expect("the shared MNIST loads")
+}
+
+fn short_config(model: ModelKind, steps: u64, seed: u64) -> TrainConfig {
+    TrainConfig {
+        max_steps: Some(steps),
+        log_every: 5,
+        seed,
+        ..TrainConfig::new(model)
+    }
+}
+
+/// The model of the newest checkpoint in `run_dir`, in evaluation mode.
+fn trained_model(run_dir: &Path) -> Box<dyn GanModel> {
+    let ckpt = gan::sample::resolve_checkpoint(run_dir).unwrap();
+    let config = checkpoint::read_state(&ckpt).unwrap().config;
+    let mut model = config
+        .model
+        .build(&mut rand_chacha::ChaCha8Rng::seed_from_u64(99))
+        .unwrap();
+    nn::checkpoint::load_module(model.generator(), &ckpt.join("generator.safetensors")).unwrap();
+    nn::checkpoint::load_module(model.discriminator(), &ckpt.join("discriminator.safetensors")).unwrap();
+    model.set_training(false);
+    model
+}
+
+#[test]
+fn mlp_on_real_mnist_learns_like_a_gan() {
+    let dir = data_common::scratch_dir("train-e2e-mlp");
+    let config = TrainConfig {
+        max_steps: Some(400),
+        log_every: 50,
+        seed: 3,
+        ..TrainConfig::new(ModelKind::Mlp)
+    };
+    let summary = run::start(config, mnist(Split::Train), &dir, &RunOptions::default()).unwrap();
+    assert_eq!(summary.steps, 400);
+    assert!(!summary.interrupted);
+
+    let rows = gan::metrics::read_metrics(&dir.join("metrics.csv")).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=8).map(|i| i * 50).collect::<Vec<_>>()
+    );
+    for r in &rows {
+        let s = r.stats;
+        assert!(
+            [s.loss_d, s.loss_g, s.d_real, s.d_fake]
+                .iter()
+                .all(|v| v.is_finite()),
+            "{r:?}"
+        );
+    }
+    // The discriminator learns at once: its loss falls below chance (2·ln 2,
+    // the loss of D = ½ everywhere) and it scores real above fake.
+    let first = rows[0].stats;
+    assert!(first.loss_d < 2.0 * 2f64.ln(), "first rows: {first:?}");
+    assert!(rows.iter().all(|r| r.stats.d_real > r.stats.d_fake), "{rows:?}");
+    // ...but the generator keeps it from winning outright: D(G(z)) stays
+    // clearly above 0, and the generator's loss stays finite and moderate.
+    let last = rows.last().unwrap().stats;
+    assert!(last.d_fake > 0.02 && last.loss_g < 6.0, "last row: {last:?}");
+
+    // The generator has learnt MNIST's dark background (mean pixel about
+    // −0.74 in [−1, 1]; an untrained generator gives about 0).
+    let model = trained_model(&dir);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let z = Tensor::randn(&[256, 100], 0.0, 1.0, &mut rng).unwrap();
+    let fakes = no_grad(|| model.generate(&z, &[])).unwrap();
+    let mean = fakes.mean().item().unwrap();
+    assert!(mean < -0.4, "mean generated pixel {mean}");
+    // The discriminator tells real test images from fakes better than chance.
+    let test = mnist(Split::Test);
+    let real = test
+        .batch(&(0..256).collect::<Vec<_>>(), model.batch_options())
+        .unwrap()
+        .images;
+    let real_logits = no_grad(|| model.discriminate(&real, &[])).unwrap().to_vec();
+    let fake_logits = no_grad(|| model.discriminate(&fakes, &[])).unwrap().to_vec();
+    let correct =
+        real_logits.iter().filter(|&&l| l > 0.0).count() + fake_logits.iter().filter(|&&l| l < 0.0).count();
+    let accuracy = correct as f64 / 512.0;
+    eprintln!("first row {first:?}\nlast row {last:?}\nmean generated pixel {mean}, D accuracy {accuracy}");
+    assert!(accuracy > 0.6, "discriminator accuracy {accuracy}");
+
+    // The pictures: an 8×8 grid of 28×28 tiles with 2-pixel borders.
+    let grid = gan::grid::read_png(&dir.join("samples.png")).unwrap();
+    assert_eq!((grid.width, grid.height), (242, 242));
+    assert!(dir.join("loss.svg").is_file() && dir.join("config.json").is_file());
+}
+
+/// The files of a run that must be identical between equivalent runs.
+fn run_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let ckpt = gan::sample::resolve_checkpoint(dir).unwrap();
+    let mut files = vec![(
+        "metrics.csv".to_string(),
+        std::fs::read(dir.join("metrics.csv")).unwrap(),
+    )];
+    for name in [
+        "generator.safetensors",
+        "discriminator.safetensors",
+        "optim_g.safetensors",
+        "optim_d.safetensors",
+        "state.json",
+    ] {
+        files.push((name.to_string(), std::fs::read(ckpt.join(name)).unwrap()));
+    }
+    files
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    for ((name, x), (_, y)) in run_files(a).into_iter().zip(run_files(b)) {
+        assert!(
+            x == y,
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    data_common::scratch_dir(name)
+}
+
+#[test]
+fn same_seed_same_bits_other_seed_other_bits() {
+    let data = || synthetic_mnist(256, 1).unwrap();
+    let (a, b, c) = (scratch("det-a"), scratch("det-b"), scratch("det-c"));
+    let options = RunOptions::default();
+    run::start(short_config(ModelKind::Mlp, 12, 7), data(), &a, &options).unwrap();
+    run::start(short_config(ModelKind::Mlp, 12, 7), data(), &b, &options).unwrap();
+    run::start(short_config(ModelKind::Mlp, 12, 8), data(), &c, &options).unwrap();
+    assert_same_files(&a, &b);
+    assert_ne!(
+        std::fs::read(a.join("metrics.csv")).unwrap(),
+        std::fs::read(c.join("metrics.csv")).unwrap()
+    );
+}
+
+/// Interrupt at step `k`, resume, and compare with a run that never stopped.
+/// 256 images in batches of 64 make 4 steps an epoch, so the runs cross
+/// epoch boundaries (reshuffles) before and after the interruption.
+fn resume_matches_uninterrupted(model: ModelKind, steps: u64, k: u64) {
+    let data = || synthetic_mnist(256, 2).unwrap();
+    let config = TrainConfig {
+        epochs: 100,
+        ..short_config(model, steps, 11)
+    };
+    let straight = scratch(&format!("resume-{model}-straight"));
+    run::start(config.clone(), data(), &straight, &RunOptions::default()).unwrap();
+
+    let stopped = scratch(&format!("resume-{model}-stopped"));
+    let interrupt = RunOptions {
+        interrupt_at: Some(k),
+        ..RunOptions::default()
+    };
+    let summary = run::start(config.clone(), data(), &stopped, &interrupt).unwrap();
+    assert!(summary.interrupted && summary.steps == k);
+    let saved = run::saved_config(&stopped).unwrap();
+    assert_eq!(saved, config);
+    let summary = run::resume(saved, data(), &stopped, &RunOptions::default()).unwrap();
+    assert_eq!(summary.steps, steps);
+    assert_same_files(&straight, &stopped);
+}
+
+#[test]
+fn mlp_resumes_bit_for_bit() {
+    resume_matches_uninterrupted(ModelKind::Mlp, 14, 7);
+}
+
+#[test]
+fn dcgan_resumes_bit_for_bit() {
+    resume_matches_uninterrupted(ModelKind::Dcgan, 10, 6);
+}
+
+#[test]
+fn a_folder_with_a_run_is_not_overwritten() {
+    let dir = scratch("no-overwrite");
+    run::start(
+        short_config(ModelKind::Mlp, 2, 1),
+        synthetic_mnist(256, 1).unwrap(),
+        &dir,
+        &RunOptions::default(),
+    )
+    .unwrap();
+    let before = std::fs::read(dir.join("metrics.csv")).unwrap();
+    let err = run::start(
+        short_config(ModelKind::Mlp, 2, 2),
+        synthetic_mnist(256, 1).unwrap(),
+        &dir,
+        &RunOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RunError::Folder { .. }), "{err}");
+    assert!(err.to_string().contains("--resume"), "{err}");
+    assert_eq!(std::fs::read(dir.join("metrics.csv")).unwrap(), before);
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_value_named() {
+    let data = || synthetic_mnist(256, 1).unwrap();
+    let dir = scratch("bad-config");
+    for (config, expected) in [
+        (
+            TrainConfig {
+                batch_size: 0,
+                ..TrainConfig::new(ModelKind::Mlp)
+            },
+            "batch size must be at least 1",
+        ),
+        (
+            TrainConfig {
+                batch_size: 300,
+                ..TrainConfig::new(ModelKind::Mlp)
+            },
+            "larger than the 256 training images",
+        ),
+        (
+            TrainConfig {
+                lr_g: -1.0,
+                ..TrainConfig::new(ModelKind::Mlp)
+            },
+            "lr-g must be a positive number",
+        ),
+        (
+            TrainConfig {
+                betas: (1.0, 0.9),
+                ..TrainConfig::new(ModelKind::Mlp)
+            },
+            "betas must lie in [0, 1)",
+        ),
+    ] {
+        let err = run::start(config, data(), &dir, &RunOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{err}");
+        assert!(
+            !dir.join("config.json").exists(),
+            "nothing is written for a bad config"
+        );
+    }
+}

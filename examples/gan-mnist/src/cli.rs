@@ -1,0 +1,204 @@
+//! The command line, declared with clap: flags, defaults, help texts, and the
+//! checks clap cannot do (ranges, run-folder names).
+
+use clap::{Args, Parser, Subcommand};
+use gan::data::Dataset;
+use gan::models::ModelKind;
+use gan::objective::LossKind;
+use gan::train::TrainConfig;
+use std::path::{Path, PathBuf};
+
+/// Epochs of a run when --epochs is not given.
+pub const DEFAULT_EPOCHS: usize = 2;
+
+/// Train GANs on MNIST with a deep-learning engine written from scratch.
+///
+/// With no subcommand, trains the default model (same flags as `train`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "gan-mnist",
+    version,
+    args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Training flags when no subcommand is given.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a GAN (or continue one with --resume).
+    #[command(allow_negative_numbers = true)]
+    Train(TrainArgs),
+    /// Draw a grid of samples from a trained generator.
+    Sample(SampleArgs),
+    /// Time the workloads W1 (mlp) and W2 (dcgan): one JSON line each.
+    Bench(BenchArgs),
+}
+
+/// `gan-mnist train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Which GAN: mlp (W1), dcgan (W2), or the Keras tutorial's model, fixed.
+    #[arg(long, default_value = "dcgan")]
+    pub model: ModelKind,
+    /// mnist or fashion.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: Dataset,
+    /// Passes over the 60,000 training images [default: 2].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop after this many generator steps in all.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Learning rate of both networks (overridden by --lr-g / --lr-d).
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    /// The generator's learning rate.
+    #[arg(long)]
+    pub lr_g: Option<f64>,
+    /// The discriminator's learning rate.
+    #[arg(long)]
+    pub lr_d: Option<f64>,
+    /// Adam's β₁.
+    #[arg(long, default_value_t = 0.5)]
+    pub beta1: f64,
+    /// Adam's β₂.
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f64,
+    /// Discriminator steps per generator step.
+    #[arg(long, default_value_t = 1)]
+    pub d_steps: usize,
+    /// One-sided label smoothing (0.1 makes real targets 0.9).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// bce (non-saturating), lsgan or hinge.
+    #[arg(long, default_value = "bce")]
+    pub loss: LossKind,
+    /// Seed of every random draw; same seed and threads, same bits.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Folder that holds the run folders.
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// The run's folder name inside --out (default: the model's name, numbered if taken).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// Where the dataset files are (default: $MNIST_DIR, then ./data/mnist; downloaded if missing).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download; say which files to put where instead.
+    #[arg(long)]
+    pub offline: bool,
+    /// A row in metrics.csv every this many steps.
+    #[arg(long, default_value_t = 50)]
+    pub log_every: u64,
+    /// Also checkpoint every this many steps (epoch ends always do).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `gan-mnist sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A run folder (its newest checkpoint) or one checkpoint folder.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// How many samples.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub n: u64,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `gan-mnist bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// mlp (W1), dcgan (W2) or all.
+    #[arg(long, default_value = "all", value_parser = ["mlp", "dcgan", "all"])]
+    pub workload: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl TrainArgs {
+    /// The configuration these flags describe, checked.
+    pub fn config(&self) -> Result<TrainConfig, String> {
+        let config = TrainConfig {
+            model: self.model,
+            dataset: self.dataset,
+            epochs: self.epochs.unwrap_or(DEFAULT_EPOCHS),
+            max_steps: self.max_steps,
+            batch_size: self.batch_size,
+            lr_g: self.lr_g.unwrap_or(self.lr),
+            lr_d: self.lr_d.unwrap_or(self.lr),
+            betas: (self.beta1, self.beta2),
+            d_steps: self.d_steps,
+            label_smoothing: self.label_smoothing,
+            loss: self.loss,
+            seed: self.seed,
+            log_every: self.log_every,
+        };
+        // The dataset size is checked again once it is loaded.
+        config.validate(usize::MAX).map_err(|e| e.to_string())?;
+        if config.epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        Ok(config)
+    }
+
+    /// A resumed run keeps its saved configuration; only --epochs and
+    /// --max-steps may extend it (other flags would break exact resumption).
+    pub fn resumed_config(&self, saved: &TrainConfig) -> TrainConfig {
+        let mut config = saved.clone();
+        if let Some(epochs) = self.epochs {
+            config.epochs = epochs;
+        }
+        if self.max_steps.is_some() {
+            config.max_steps = self.max_steps;
+        }
+        config
+    }
+
+    /// `--out/--name`, or the first free `--out/<model>[-N]`.
+    pub fn run_dir(&self, config: &TrainConfig) -> Result<PathBuf, String> {
+        if let Some(name) = &self.name {
+            if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+                return Err(format!("--name {name:?} must be a plain folder name"));
+            }
+            return Ok(self.out.join(name));
+        }
+        let base = config.model.name();
+        let taken = |dir: &Path| dir.join("config.json").exists();
+        (1..)
+            .map(|i| match i {
+                1 => self.out.join(base),
+                i => self.out.join(format!("{base}-{i}")),
+            })
+            .find(|dir| !taken(dir))
+            .ok_or_else(|| "no free run folder name".to_string())
+    }
+}
