@@ -92,3 +92,81 @@ fn missing_data_offline_says_which_files_to_put_where() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `shared/data/mnist` beside the repository checkout.
+fn shared_mnist() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("shared/data/mnist"))
+        .find(|d| d.is_dir())
+        .expect("shared/data/mnist beside the checkout")
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_that_resumes() {
+    let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-ctrlc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let mnist = shared_mnist();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gan-mnist"))
+        .args([
+            "train",
+            "--model",
+            "mlp",
+            "--no-progress",
+            "--log-every",
+            "5",
+            "--name",
+            "run",
+        ])
+        .args([
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Wait until training is under way (a metrics row is written), then interrupt.
+    let metrics = out_dir.join("run/metrics.csv");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(true, |t| t.lines().count() < 3) {
+        assert!(started.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        stderr(&out)
+    );
+    assert!(stdout.contains("--resume"), "{stdout}");
+    let latest =
+        std::fs::read_to_string(out_dir.join("run/checkpoint/LATEST")).expect("a checkpoint was saved");
+    let step: u64 = latest.trim().trim_start_matches("step-").parse().unwrap();
+    assert!(step >= 10, "stopped at step {step}");
+
+    // The checkpoint resumes.
+    let out = gan_mnist(&[
+        "train",
+        "--resume",
+        out_dir.join("run").to_str().unwrap(),
+        "--max-steps",
+        &(step + 5).to_string(),
+        "--no-progress",
+        "--data-dir",
+        mnist.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let latest = std::fs::read_to_string(out_dir.join("run/checkpoint/LATEST")).unwrap();
+    assert_eq!(latest.trim(), format!("step-{:09}", step + 5));
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
