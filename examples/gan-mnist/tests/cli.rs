@@ -107,7 +107,7 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-ctrlc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
     let mnist = shared_mnist();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gan-mnist"))
+    let child = Command::new(env!("CARGO_BIN_EXE_gan-mnist"))
         .args([
             "train",
             "--model",
