@@ -168,5 +168,20 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let latest = std::fs::read_to_string(out_dir.join("run/checkpoint/LATEST")).unwrap();
     assert_eq!(latest.trim(), format!("step-{:09}", step + 5));
+
+    // And it samples: 10 images in a 4-wide grid of 28×28 tiles.
+    let grid = out_dir.join("grid.png");
+    let out = gan_mnist(&[
+        "sample",
+        "--checkpoint",
+        out_dir.join("run").to_str().unwrap(),
+        "--n",
+        "10",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let image = gan::grid::read_png(&grid).unwrap();
+    assert_eq!((image.width, image.height), (4 * 28 + 5 * 2, 3 * 28 + 4 * 2));
     std::fs::remove_dir_all(out_dir).unwrap();
 }
