@@ -119,7 +119,10 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
     }
     let minutes = summary.elapsed.as_secs_f64() / 60.0;
     match gan::bench::peak_rss_mib() {
-        Some(mib) => println!("{} steps in {minutes:.1} min; peak memory {mib:.0} MiB.", summary.steps),
+        Some(mib) => println!(
+            "{} steps in {minutes:.1} min; peak memory {mib:.0} MiB.",
+            summary.steps
+        ),
         None => println!("{} steps in {minutes:.1} min.", summary.steps),
     }
     println!("samples:    {}", summary.dir.join("samples.png").display());

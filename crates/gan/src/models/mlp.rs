@@ -15,25 +15,30 @@ use crate::data::{BatchOptions, PixelRange};
 use nn::{Flatten, LeakyReLU, Linear, Reshape, Sequential, Tanh};
 use rand::Rng;
 
+/// Appends Linear layers through `widths` (`widths[0]` inputs, then each
+/// layer's outputs) to `net`, with LeakyReLU(0.2) between them and nothing
+/// after the last. The fully connected GANs (here and in `tutorial.rs`) are
+/// made of these.
+pub(super) fn push_leaky_mlp<R: Rng + ?Sized>(
+    mut net: Sequential,
+    widths: &[usize],
+    rng: &mut R,
+) -> Sequential {
+    for (i, pair) in widths.windows(2).enumerate() {
+        if i > 0 {
+            net = net.push(LeakyReLU::new(0.2));
+        }
+        net = net.push(Linear::new(pair[0], pair[1], rng));
+    }
+    net
+}
+
 /// The W1 model with PyTorch's default initialisation.
 pub fn mlp<R: Rng + ?Sized>(rng: &mut R) -> SequentialGan {
-    let generator = Sequential::new()
-        .push(Linear::new(100, 256, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(256, 512, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(512, 1024, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(1024, 784, rng))
+    let generator = push_leaky_mlp(Sequential::new(), &[100, 256, 512, 1024, 784], rng)
         .push(Tanh)
         .push(Reshape::new(&[1, 28, 28]));
-    let discriminator = Sequential::new()
-        .push(Flatten)
-        .push(Linear::new(784, 512, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(512, 256, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(256, 1, rng));
+    let discriminator = push_leaky_mlp(Sequential::new().push(Flatten), &[784, 512, 256, 1], rng);
     let format = BatchOptions {
         range: PixelRange::Symmetric,
         pad_to: None,

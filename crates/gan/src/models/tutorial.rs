@@ -33,31 +33,19 @@
 //!    details.
 
 use super::SequentialGan;
+use super::mlp::push_leaky_mlp;
 use crate::data::{BatchOptions, PixelRange};
-use nn::{Flatten, LeakyReLU, Linear, Reshape, Sequential, Sigmoid};
+use nn::{Flatten, Reshape, Sequential, Sigmoid};
 use rand::Rng;
 
-/// The tutorial's architecture with the fixes above.
+/// The tutorial's architecture with the fixes above: Linear layers with
+/// LeakyReLU(0.2) between them, 100 → 256 → 512 → 1024 → 32·32 for the
+/// generator and 32·32 → 64 → 128 → 256 → 1 for the discriminator.
 pub fn tutorial<R: Rng + ?Sized>(rng: &mut R) -> SequentialGan {
-    let generator = Sequential::new()
-        .push(Linear::new(100, 256, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(256, 512, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(512, 1024, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(1024, 32 * 32, rng))
+    let generator = push_leaky_mlp(Sequential::new(), &[100, 256, 512, 1024, 32 * 32], rng)
         .push(Sigmoid)
         .push(Reshape::new(&[1, 32, 32]));
-    let discriminator = Sequential::new()
-        .push(Flatten)
-        .push(Linear::new(32 * 32, 64, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(64, 128, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(128, 256, rng))
-        .push(LeakyReLU::new(0.2))
-        .push(Linear::new(256, 1, rng));
+    let discriminator = push_leaky_mlp(Sequential::new().push(Flatten), &[32 * 32, 64, 128, 256, 1], rng);
     let format = BatchOptions {
         range: PixelRange::Unit,
         pad_to: Some(32),
