@@ -65,11 +65,8 @@ impl<T: Element> Linear<T> {
 
 impl<T: Element> Module<T> for Linear<T> {
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
-        let y = input.matmul(&self.weight.t()?)?;
-        match &self.bias {
-            Some(b) => y.add(b),
-            None => Ok(y),
-        }
+        // One fused op: x·Wᵀ + b (its backward gives W̄ in W's layout).
+        input.linear(&self.weight, self.bias.as_ref())
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {

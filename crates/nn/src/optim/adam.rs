@@ -23,6 +23,7 @@ use super::{Optimizer, grad_array, saved_array, saved_count};
 use crate::checkpoint::Entry;
 use ndarray::{ArrayD, Zip};
 use std::collections::HashMap;
+use tensor::kernels::PARALLEL_THRESHOLD;
 use tensor::{Element, Result, Tensor, TensorError};
 
 /// Adam's hyperparameters.
@@ -188,13 +189,27 @@ impl<T: Element> Optimizer<T> for Adam<T> {
                     };
                     *w -= step_size * *m / (v_used.sqrt() / sqrt_bias2 + eps);
                 };
+                // Every element is updated on its own, so splitting a large
+                // parameter across threads cannot change the result.
+                let parallel = w.len() >= PARALLEL_THRESHOLD;
                 let zip = Zip::from(w).and(&mut state.exp_avg).and(&mut state.exp_avg_sq);
                 if amsgrad {
-                    zip.and(&mut state.max_exp_avg_sq)
-                        .and(&g)
-                        .for_each(|w, m, v, vmax, g| update(w, m, v, Some(vmax), g));
+                    let zip = zip.and(&mut state.max_exp_avg_sq).and(&g);
+                    let step =
+                        |w: &mut T, m: &mut T, v: &mut T, vmax: &mut T, g: &T| update(w, m, v, Some(vmax), g);
+                    if parallel {
+                        zip.par_for_each(step);
+                    } else {
+                        zip.for_each(step);
+                    }
                 } else {
-                    zip.and(&g).for_each(|w, m, v, g| update(w, m, v, None, g));
+                    let zip = zip.and(&g);
+                    let step = |w: &mut T, m: &mut T, v: &mut T, g: &T| update(w, m, v, None, g);
+                    if parallel {
+                        zip.par_for_each(step);
+                    } else {
+                        zip.for_each(step);
+                    }
                 }
             });
         }

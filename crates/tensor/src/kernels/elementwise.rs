@@ -1,30 +1,266 @@
-//! Elementwise maps over one or two arrays, with NumPy broadcasting.
+//! Elementwise maps over one or two arrays, with NumPy broadcasting, and the
+//! sum that undoes a broadcast.
 //!
-//! Contiguous arrays take a fast path over plain slices, split into fixed
-//! chunks across rayon's threads when large; anything else (transposed or
-//! sliced views, broadcasting) goes through ndarray's `Zip`.
+//! ## Strided loops instead of `Zip`
+//!
+//! ndarray's `Zip` over `IxDyn` arrays walks a general n-d index for every
+//! element, which is slow exactly where a network needs speed: a BatchNorm
+//! statistic `[1, C, 1, 1]` against a batch `[N, C, H, W]`, or a bias `[F]`
+//! against `[N, F]`. Here every operand is described by its buffer (a slice in
+//! memory order) and one stride per output axis, 0 on a broadcast axis. Axes
+//! are then merged wherever every operand's strides allow (`[64, 128, 7, 7]`
+//! against `[1, 128, 1, 1]` becomes `[64, 128, 49]` with strides `[0, 1, 0]`),
+//! so that what remains is a few outer loops around one long inner *row*, in
+//! which each operand is either contiguous (stride 1) or a single repeated
+//! value (stride 0). Those cases get their own plain slice loops, which the
+//! compiler vectorises.
+//!
+//! ## Threads
+//!
+//! Large outputs are cut into fixed pieces of whole rows (about [`CHUNK`]
+//! elements each, independent of the thread count) and the pieces run on
+//! rayon's threads. Every output element is computed by one call of `f` on
+//! the same inputs, so the result does not depend on the split. Sums
+//! ([`sum_to_shape`]) run on one thread, in a fixed order.
+//!
+//! Views the loops cannot describe (negative strides, buffers with gaps) go
+//! through `Zip` as before.
 
 use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::{Element, Result, TensorError};
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
 use rayon::prelude::*;
 
-/// `f` applied to every element of `x`.
-pub fn map<T: Element>(x: ArrayViewD<'_, T>, f: impl Fn(T) -> T + Sync) -> ArrayD<T> {
-    match x.as_slice() {
-        Some(values) => {
-            let mut out = vec![T::zero(); values.len()];
-            if values.len() >= PARALLEL_THRESHOLD {
-                out.par_chunks_mut(CHUNK)
-                    .zip(values.par_chunks(CHUNK))
-                    .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v)));
-            } else {
-                out.iter_mut().zip(values).for_each(|(o, &v)| *o = f(v));
-            }
-            ArrayD::from_shape_vec(x.raw_dim(), out).expect("same length as the input")
+/// An operand of a strided loop: its values in memory order, and for every
+/// axis of the output the distance (in elements) between neighbours along it.
+struct Operand<'a, T> {
+    values: &'a [T],
+    strides: Vec<usize>,
+}
+
+impl<'a, T: Element> Operand<'a, T> {
+    /// `view` broadcast to `shape` (aligned from the right, as NumPy does),
+    /// if its buffer is one gap-free slice walked with non-negative strides.
+    /// The caller has checked that the shapes broadcast.
+    fn broadcast(view: &ArrayViewD<'a, T>, shape: &[usize]) -> Option<Self> {
+        if view.strides().iter().any(|&s| s < 0) {
+            return None;
         }
-        None => x.map(|&v| f(v)),
+        // With non-negative strides the first element sits at the lowest
+        // address, which is where the memory-order slice starts.
+        let values = view.to_slice_memory_order()?;
+        let lead = shape.len() - view.ndim();
+        let strides = (0..shape.len())
+            .map(|axis| {
+                if axis < lead || view.shape()[axis - lead] == 1 {
+                    0 // broadcast: the same value all along this axis
+                } else {
+                    view.strides()[axis - lead] as usize
+                }
+            })
+            .collect();
+        Some(Operand { values, strides })
     }
+}
+
+/// The output's axes with those of size 1 dropped and neighbours merged
+/// wherever every operand's strides allow: axis `i` and `i + 1` merge if,
+/// for each operand, stepping once along `i` is the same as stepping
+/// `shape[i + 1]` times along `i + 1`. Returns the merged sizes and, per
+/// operand, the merged strides.
+fn merge_axes<const K: usize>(shape: &[usize], strides: [&[usize]; K]) -> (Vec<usize>, [Vec<usize>; K]) {
+    let mut sizes: Vec<usize> = Vec::with_capacity(shape.len());
+    let mut merged: [Vec<usize>; K] = std::array::from_fn(|_| Vec::with_capacity(shape.len()));
+    for (axis, &size) in shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let joins = sizes.last().is_some()
+            && (0..K).all(|k| {
+                let outer = *merged[k].last().expect("same length as sizes");
+                outer == strides[k][axis] * size
+            });
+        if joins {
+            *sizes.last_mut().expect("checked above") *= size;
+            for k in 0..K {
+                *merged[k].last_mut().expect("checked above") = strides[k][axis];
+            }
+        } else {
+            sizes.push(size);
+            for k in 0..K {
+                merged[k].push(strides[k][axis]);
+            }
+        }
+    }
+    if sizes.is_empty() {
+        // A single element: one row of length 1.
+        sizes.push(1);
+        merged.iter_mut().for_each(|s| s.push(0));
+    }
+    (sizes, merged)
+}
+
+/// Calls `row(out_row, offsets)` for every innermost row of a merged layout
+/// (`sizes`, `strides` per operand), where `out_row` is the row's part of the
+/// row-major `out` and `offsets[k]` is where operand `k`'s row starts. Large
+/// outputs are split into fixed pieces of whole rows run in parallel.
+fn for_each_row<T: Element, const K: usize>(
+    sizes: &[usize],
+    strides: [&[usize]; K],
+    out: &mut [T],
+    row: impl Fn(&mut [T], [usize; K]) + Sync,
+) {
+    let (outer, inner) = sizes.split_at(sizes.len() - 1);
+    let inner = inner[0];
+    if inner == 0 || out.is_empty() {
+        return;
+    }
+    // The offsets of row `r`, from its index in the outer axes (row-major).
+    let offsets_of = |mut r: usize| {
+        let mut offsets = [0; K];
+        for axis in (0..outer.len()).rev() {
+            let i = r % outer[axis];
+            r /= outer[axis];
+            for k in 0..K {
+                offsets[k] += i * strides[k][axis];
+            }
+        }
+        offsets
+    };
+    // Rows `first..` into `piece`, stepping the outer index like an odometer.
+    let run = |first: usize, piece: &mut [T]| {
+        let mut offsets = offsets_of(first);
+        let mut index: Vec<usize> = {
+            let mut r = first;
+            let mut index = vec![0; outer.len()];
+            for axis in (0..outer.len()).rev() {
+                index[axis] = r % outer[axis];
+                r /= outer[axis];
+            }
+            index
+        };
+        for out_row in piece.chunks_mut(inner) {
+            row(out_row, offsets);
+            for axis in (0..outer.len()).rev() {
+                index[axis] += 1;
+                for k in 0..K {
+                    offsets[k] += strides[k][axis];
+                }
+                if index[axis] < outer[axis] {
+                    break;
+                }
+                index[axis] = 0;
+                for k in 0..K {
+                    offsets[k] -= outer[axis] * strides[k][axis];
+                }
+            }
+        }
+    };
+    if out.len() < PARALLEL_THRESHOLD {
+        run(0, out);
+    } else if inner < CHUNK {
+        let rows_per_piece = CHUNK / inner;
+        out.par_chunks_mut(rows_per_piece * inner)
+            .enumerate()
+            .for_each(|(p, piece)| run(p * rows_per_piece, piece));
+    } else {
+        // Long rows (a contiguous array is one row): pieces of CHUNK
+        // elements within each row, each starting CHUNK inner steps further.
+        out.par_chunks_mut(inner).enumerate().for_each(|(r, out_row)| {
+            let start = offsets_of(r);
+            out_row.par_chunks_mut(CHUNK).enumerate().for_each(|(c, piece)| {
+                let offsets = std::array::from_fn(|k| start[k] + c * CHUNK * strides[k][outer.len()]);
+                row(piece, offsets);
+            });
+        });
+    }
+}
+
+/// `out[j] = f(x[offset + j·stride])` for one row.
+fn map_row<T: Element>(out: &mut [T], x: &[T], offset: usize, stride: usize, f: &impl Fn(T) -> T) {
+    let n = out.len();
+    match stride {
+        1 => out
+            .iter_mut()
+            .zip(&x[offset..offset + n])
+            .for_each(|(o, &v)| *o = f(v)),
+        0 => out.fill(f(x[offset])),
+        s => out
+            .iter_mut()
+            .enumerate()
+            .for_each(|(j, o)| *o = f(x[offset + j * s])),
+    }
+}
+
+/// `out[j] = f(a[oa + j·sa], b[ob + j·sb])` for one row, with the common
+/// cases (contiguous or repeated operands) as plain slice loops.
+fn zip_row<T: Element>(
+    out: &mut [T],
+    (a, oa, sa): (&[T], usize, usize),
+    (b, ob, sb): (&[T], usize, usize),
+    f: &impl Fn(T, T) -> T,
+) {
+    let n = out.len();
+    match (sa, sb) {
+        (1, 1) => {
+            for ((o, &x), &y) in out.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n]) {
+                *o = f(x, y);
+            }
+        }
+        (1, 0) => {
+            let y = b[ob];
+            out.iter_mut()
+                .zip(&a[oa..oa + n])
+                .for_each(|(o, &x)| *o = f(x, y));
+        }
+        (0, 1) => {
+            let x = a[oa];
+            out.iter_mut()
+                .zip(&b[ob..ob + n])
+                .for_each(|(o, &y)| *o = f(x, y));
+        }
+        _ => {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = f(a[oa + j * sa], b[ob + j * sb]);
+            }
+        }
+    }
+}
+
+/// `f` applied to every element of `x`, in a new row-major array.
+pub fn map<T: Element>(x: ArrayViewD<'_, T>, f: impl Fn(T) -> T + Sync) -> ArrayD<T> {
+    let shape = x.shape().to_vec();
+    broadcast_map(x, &shape, f).expect("an array broadcasts to its own shape")
+}
+
+/// `f` applied to every element of `x` broadcast to `shape` (NumPy's rules),
+/// in a new row-major array of that shape. With `f` the identity this
+/// materialises a broadcast.
+pub fn broadcast_map<T: Element>(
+    x: ArrayViewD<'_, T>,
+    shape: &[usize],
+    f: impl Fn(T) -> T + Sync,
+) -> Result<ArrayD<T>> {
+    if broadcast_shape("broadcast", x.shape(), shape)? != shape {
+        return Err(TensorError::shape(
+            "broadcast",
+            format!("{:?} cannot be broadcast to {shape:?}", x.shape()),
+        ));
+    }
+    let mut out = vec![T::zero(); shape.iter().product()];
+    match Operand::broadcast(&x, shape) {
+        Some(op) => {
+            let (sizes, [strides]) = merge_axes(shape, [&op.strides]);
+            for_each_row(&sizes, [&strides], &mut out, |row, [o]| {
+                map_row(row, op.values, o, strides[strides.len() - 1], &f)
+            });
+        }
+        None => {
+            let view = x.broadcast(IxDyn(shape)).expect("checked above");
+            out.iter_mut().zip(view.iter()).for_each(|(o, &v)| *o = f(v));
+        }
+    }
+    Ok(ArrayD::from_shape_vec(IxDyn(shape), out).expect("sized from the shape"))
 }
 
 /// The shape two shapes broadcast to under NumPy's rules: align from the
@@ -60,33 +296,25 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
     Ok(shape)
 }
 
-/// `f(a, b)` elementwise over the broadcast of `a` and `b`.
+/// `f(a, b)` elementwise over the broadcast of `a` and `b`, in a new
+/// row-major array.
 pub fn zip_map<T: Element>(
     op: &'static str,
     a: ArrayViewD<'_, T>,
     b: ArrayViewD<'_, T>,
     f: impl Fn(T, T) -> T + Sync,
 ) -> Result<ArrayD<T>> {
-    if a.shape() == b.shape()
-        && let (Some(x), Some(y)) = (a.as_slice(), b.as_slice())
-    {
-        let mut out = vec![T::zero(); x.len()];
-        if x.len() >= PARALLEL_THRESHOLD {
-            out.par_chunks_mut(CHUNK)
-                .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
-                .for_each(|(o, (x, y))| {
-                    for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                        *o = f(x, y);
-                    }
-                });
-        } else {
-            for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                *o = f(x, y);
-            }
-        }
-        return Ok(ArrayD::from_shape_vec(a.raw_dim(), out).expect("same length as the inputs"));
+    let shape = broadcast_shape(op, a.shape(), b.shape())?;
+    if let (Some(x), Some(y)) = (Operand::broadcast(&a, &shape), Operand::broadcast(&b, &shape)) {
+        let mut out = vec![T::zero(); shape.iter().product()];
+        let (sizes, [sa, sb]) = merge_axes(&shape, [&x.strides, &y.strides]);
+        let (ia, ib) = (sa[sa.len() - 1], sb[sb.len() - 1]);
+        for_each_row(&sizes, [&sa, &sb], &mut out, |row, [oa, ob]| {
+            zip_row(row, (x.values, oa, ia), (y.values, ob, ib), &f)
+        });
+        return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("sized from the shape"));
     }
-    let shape = IxDyn(&broadcast_shape(op, a.shape(), b.shape())?);
+    let shape = IxDyn(&shape);
     let a = a
         .broadcast(shape.clone())
         .expect("shape checked by broadcast_shape");
@@ -99,4 +327,162 @@ pub fn zip_map<T: Element>(
     } else {
         zip.map_collect(|&x, &y| f(x, y))
     })
+}
+
+/// `x` summed down to `shape`, which has `x`'s rank and, on every axis, either
+/// `x`'s size or 1 (the axes to sum over): the adjoint of broadcasting `shape`
+/// up to `x`'s shape. Returns a row-major array of `shape`.
+///
+/// The order of additions is fixed (by position in `x`), so the result is
+/// reproducible; each inner run that collapses to one value is summed with
+/// eight interleaved accumulators, which both vectorises and rounds less than
+/// one running sum.
+///
+/// # Panics
+/// If `shape` is not such a shape (a caller's invariant).
+pub fn sum_to_shape<T: Element>(x: ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD<T> {
+    assert!(
+        shape.len() == x.ndim() && shape.iter().zip(x.shape()).all(|(&s, &d)| s == d || s == 1),
+        "sum_to_shape: {:?} does not reduce to {shape:?}",
+        x.shape()
+    );
+    let standard = x.as_standard_layout();
+    let values = standard.as_slice().expect("standard layout is contiguous");
+    let mut out = vec![T::zero(); shape.iter().product()];
+    // Walk `x` row by row in memory order; the output is the operand, with
+    // stride 0 along the summed axes.
+    let mut out_strides = vec![0; shape.len()];
+    let mut step = 1;
+    for axis in (0..shape.len()).rev() {
+        if shape[axis] != 1 {
+            out_strides[axis] = step;
+        }
+        step *= shape[axis];
+    }
+    let x_strides: Vec<usize> = standard.strides().iter().map(|&s| s as usize).collect();
+    let (sizes, [sx, so]) = merge_axes(x.shape(), [&x_strides, &out_strides]);
+    let inner = sizes[sizes.len() - 1];
+    let inner_out = so[so.len() - 1];
+    let outer: usize = sizes[..sizes.len() - 1].iter().product();
+    // The same odometer as the maps, but serial and reading `x` rows.
+    let mut index = vec![0; sizes.len() - 1];
+    let (mut ox, mut oo) = (0, 0);
+    for _ in 0..outer {
+        let row = &values[ox..ox + inner];
+        if inner_out == 0 {
+            out[oo] += sum_slice(row);
+        } else {
+            out[oo..oo + inner]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &v)| *o += v);
+        }
+        for axis in (0..index.len()).rev() {
+            index[axis] += 1;
+            ox += sx[axis];
+            oo += so[axis];
+            if index[axis] < sizes[axis] {
+                break;
+            }
+            index[axis] = 0;
+            ox -= sizes[axis] * sx[axis];
+            oo -= sizes[axis] * so[axis];
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).expect("sized from the shape")
+}
+
+/// The sum of `values` with eight interleaved accumulators, added pairwise
+/// at the end: a fixed order that the compiler can vectorise.
+pub fn sum_slice<T: Element>(values: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in rest {
+        total += v;
+    }
+    total
+}
+
+/// Per-channel mean and (biased) variance of `x`, a row-major `[N, C, S]`
+/// array given as a slice (`S` the product of any trailing axes): each
+/// channel's statistics over its `N·S` values. Two passes per channel (the
+/// mean, then the mean squared distance from it), which loses far less to
+/// rounding than `E[x²] − E[x]²`. Channels run in parallel for large inputs;
+/// each channel is summed by one thread in a fixed order.
+///
+/// # Panics
+/// If `x.len() != batch·channels·plane` or `batch·plane == 0`.
+pub fn channel_moments<T: Element>(x: &[T], batch: usize, channels: usize, plane: usize) -> (Vec<T>, Vec<T>) {
+    assert_eq!(x.len(), batch * channels * plane, "channel_moments: x");
+    assert!(batch * plane > 0, "channel_moments: an empty channel has no mean");
+    let count = T::from_f64((batch * plane) as f64);
+    let moments = |c: usize| {
+        let rows = (0..batch).map(|n| &x[(n * channels + c) * plane..(n * channels + c + 1) * plane]);
+        let mean = rows.clone().fold(T::zero(), |acc, row| acc + sum_slice(row)) / count;
+        let squares = rows.fold(T::zero(), |acc, row| {
+            let mut acc8 = [T::zero(); 8];
+            let chunks = row.chunks_exact(8);
+            let rest: T = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+            for chunk in chunks {
+                for (a, &v) in acc8.iter_mut().zip(chunk) {
+                    *a += (v - mean) * (v - mean);
+                }
+            }
+            acc + sum_slice(&acc8) + rest
+        });
+        (mean, squares / count)
+    };
+    if x.len() >= PARALLEL_THRESHOLD {
+        (0..channels).into_par_iter().map(moments).unzip()
+    } else {
+        (0..channels).map(moments).unzip()
+    }
+}
+
+/// `(x − shift[c])·scale[c]` for every value of channel `c` of a row-major
+/// `[N, C, S]` slice, as a new vector: BatchNorm's normalisation with
+/// `shift` the mean and `scale` the reciprocal standard deviation.
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn channel_shift_scale<T: Element>(
+    x: &[T],
+    channels: usize,
+    plane: usize,
+    shift: &[T],
+    scale: &[T],
+) -> Vec<T> {
+    assert!(
+        shift.len() == channels && scale.len() == channels,
+        "channel_shift_scale: per-channel values"
+    );
+    assert_eq!(x.len() % (channels * plane).max(1), 0, "channel_shift_scale: x");
+    let mut out = vec![T::zero(); x.len()];
+    if plane == 0 {
+        return out;
+    }
+    let row = |(r, (o, v)): (usize, (&mut [T], &[T]))| {
+        let (m, s) = (shift[r % channels], scale[r % channels]);
+        o.iter_mut().zip(v).for_each(|(o, &v)| *o = (v - m) * s);
+    };
+    if x.len() >= PARALLEL_THRESHOLD {
+        out.par_chunks_mut(plane)
+            .zip(x.par_chunks(plane))
+            .enumerate()
+            .with_min_len((CHUNK / plane).max(1))
+            .for_each(row);
+    } else {
+        out.chunks_mut(plane)
+            .zip(x.chunks(plane))
+            .enumerate()
+            .for_each(row);
+    }
+    out
 }

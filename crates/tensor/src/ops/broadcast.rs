@@ -14,9 +14,9 @@
 //!
 //! Gradient checks: `tests/gradcheck_shape.rs`.
 
-use crate::kernels::elementwise::broadcast_shape;
+use crate::kernels::elementwise::{broadcast_map, broadcast_shape, sum_to_shape};
 use crate::{Element, Result, Tensor, TensorError};
-use ndarray::{Axis, IxDyn};
+use ndarray::IxDyn;
 
 impl<T: Element> Tensor<T> {
     /// This tensor repeated (NumPy-style) to `shape`, materialised.
@@ -31,11 +31,7 @@ impl<T: Element> Tensor<T> {
                 format!("{own:?} cannot be broadcast to {shape:?}"),
             ));
         }
-        let out = self
-            .read()
-            .broadcast(IxDyn(shape))
-            .expect("checked by broadcast_shape")
-            .to_owned();
+        let out = broadcast_map(self.read().view(), shape, |v| v)?;
         // y = broadcast_to(x)  ⇒  x̄ = sum_to(ȳ, shape(x))
         Ok(Tensor::from_op("broadcast_to", &[self], out, move |ctx| {
             Ok(vec![Some(ctx.grad.sum_to(&own)?)])
@@ -56,20 +52,13 @@ impl<T: Element> Tensor<T> {
                 format!("{own:?} cannot be summed down to {shape:?}"),
             ));
         }
-        let extra = own.len() - shape.len();
-        let mut summed = self.array().into_owned();
-        // Sum the axes where the target is 1 (keeping them), then drop the
-        // leading axes the target does not have.
-        for (axis, &size) in shape.iter().enumerate() {
-            if size == 1 && own[extra + axis] != 1 {
-                summed = summed
-                    .sum_axis(Axis(extra + axis))
-                    .insert_axis(Axis(extra + axis));
-            }
-        }
-        for _ in 0..extra {
-            summed = summed.sum_axis(Axis(0));
-        }
+        // The target with `own`'s rank (leading axes as size 1), summed
+        // down to in one pass, then given the target's own rank.
+        let mut kept = vec![1; own.len() - shape.len()];
+        kept.extend_from_slice(shape);
+        let summed = sum_to_shape(self.read().view(), &kept)
+            .into_shape_with_order(IxDyn(shape))
+            .expect("same size");
         // y = sum_to(x)  ⇒  x̄ = broadcast_to(ȳ, shape(x))
         Ok(Tensor::from_op("sum_to", &[self], summed, move |ctx| {
             Ok(vec![Some(ctx.grad.broadcast_to(&own)?)])

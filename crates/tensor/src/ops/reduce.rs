@@ -10,8 +10,9 @@
 //!
 //! Gradient checks: `tests/gradcheck_reduce.rs`.
 
+use crate::kernels::elementwise::sum_to_shape;
 use crate::{Element, Result, Tensor, TensorError};
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 
 /// Checks `axes` against `shape`: in range, no repeats. Returns them sorted.
 pub(crate) fn checked_axes(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Vec<usize>> {
@@ -55,12 +56,7 @@ impl<T: Element> Tensor<T> {
         let shape = self.shape();
         let axes = checked_axes("sum_axes", &shape, axes)?;
         let kept = keepdim_shape(&shape, &axes);
-        // Reduce the highest axis first so the lower indices stay valid.
-        let mut summed = self.array().into_owned();
-        for &axis in axes.iter().rev() {
-            summed = summed.sum_axis(Axis(axis));
-        }
-        let summed = summed
+        let summed = sum_to_shape(self.read().view(), &kept)
             .into_shape_with_order(IxDyn(&out_shape(&kept, &axes, keepdim)))
             .expect("same size");
         // y = Σ_axes x  ⇒  x̄ = ȳ (axes restored as size 1) broadcast to shape(x)

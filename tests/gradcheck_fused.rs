@@ -1,0 +1,228 @@
+//! The fused and fast-path kernels added for training speed: first- and
+//! second-derivative checks of `linear` and of BatchNorm's fused
+//! normalisation, and their values (including the strided broadcast loops,
+//! the per-channel sums and the parallel paths) against the plain composed
+//! ops or direct loops, with bitwise reproducibility on a fixed thread count.
+
+mod common;
+
+use common::{check, randn, rng};
+use nn::{BatchNorm1d, BatchNorm2d, Module};
+use tensor::kernels::elementwise::{sum_to_shape, zip_map};
+use tensor::{Tensor, no_grad};
+
+fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
+    assert_eq!(actual.len(), expected.len());
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= tolerance * (1.0 + e.abs()),
+            "element {i}: {a} vs {e}"
+        );
+    }
+}
+
+#[test]
+fn linear_gradients_with_and_without_bias() {
+    let mut r = rng(40);
+    let inputs = [
+        randn(&[3, 4], &mut r),
+        randn(&[5, 4], &mut r),
+        randn(&[5], &mut r),
+    ];
+    check("linear", |xs| xs[0].linear(&xs[1], Some(&xs[2])), &inputs);
+    check(
+        "linear without bias",
+        |xs| xs[0].linear(&xs[1], None),
+        &inputs[..2],
+    );
+}
+
+#[test]
+fn linear_matches_matmul_plus_bias_and_gives_row_major_weight_grads() {
+    let mut r = rng(41);
+    let (x, w, b) = (
+        randn(&[6, 7], &mut r),
+        randn(&[3, 7], &mut r),
+        randn(&[3], &mut r),
+    );
+    let fused = x.linear(&w, Some(&b)).unwrap();
+    let composed = x.matmul(&w.t().unwrap()).unwrap().add(&b).unwrap();
+    assert_close(&fused.to_vec(), &composed.to_vec(), 1e-12);
+    let w = w.with_requires_grad();
+    x.linear(&w, Some(&b)).unwrap().sum().backward().unwrap();
+    // The optimizer walks W and W̄ together: W̄ must be in W's own layout.
+    assert!(w.grad().unwrap().array().is_standard_layout());
+    let err = x.linear(&w, Some(&randn(&[4], &mut r))).unwrap_err().to_string();
+    assert!(err.contains("linear") && err.contains("[4]"), "{err}");
+    let err = x.linear(&randn(&[3, 6], &mut r), None).unwrap_err().to_string();
+    assert!(err.contains("[6, 7]") && err.contains("[3, 6]"), "{err}");
+}
+
+#[test]
+fn fused_batch_norm_first_and_second_derivatives() {
+    let mut r = rng(42);
+    let inputs = [
+        randn(&[3, 2, 2, 3], &mut r),
+        randn(&[2], &mut r),
+        randn(&[2], &mut r),
+    ];
+    check(
+        "BatchNorm2d",
+        |xs| BatchNorm2d::with_affine(xs[1].clone(), xs[2].clone())?.forward(&xs[0]),
+        &inputs,
+    );
+    // Without the affine part, and through a nonlinearity so that the
+    // second derivative of the normalisation itself is exercised.
+    check(
+        "BatchNorm1d [N, C, L] then tanh",
+        |xs| {
+            let bn = BatchNorm1d::with_affine(Tensor::ones(&[3]), Tensor::zeros(&[3]))?;
+            bn.forward(&xs[0])?.tanh().mul(&xs[1])
+        },
+        &[randn(&[4, 3, 2], &mut r), randn(&[4, 3, 2], &mut r)],
+    );
+}
+
+/// BatchNorm's training-mode normalisation composed of plain ops.
+fn composed_normalize(x: &Tensor<f64>, axes: &[usize]) -> Tensor<f64> {
+    let mean = x.mean_axes(axes, true).unwrap();
+    let var = x.var_axes(axes, true, 0).unwrap();
+    x.sub(&mean).unwrap().div(&var.add_scalar(1e-5).sqrt()).unwrap()
+}
+
+#[test]
+fn fused_batch_norm_matches_the_composed_ops_on_large_inputs() {
+    // Large enough for the parallel paths; f64 so the comparison is tight.
+    let mut r = rng(43);
+    let x = randn(&[16, 24, 9, 11], &mut r).with_requires_grad();
+    let seed = randn(&[16, 24, 9, 11], &mut r);
+    let bn = BatchNorm2d::<f64>::new(24);
+    let fused = bn.forward(&x).unwrap();
+    let composed = composed_normalize(&x, &[0, 2, 3]);
+    assert_close(&fused.to_vec(), &composed.to_vec(), 1e-10);
+    let grad = |y: &Tensor<f64>| {
+        x.zero_grad();
+        y.mul(&seed).unwrap().sum().backward().unwrap();
+        x.grad().unwrap().to_vec()
+    };
+    assert_close(&grad(&fused), &grad(&composed), 1e-9);
+    // Running statistics: mean and unbiased variance, momentum 0.1.
+    let n = (16 * 9 * 11) as f64;
+    let var = x.var_axes(&[0, 2, 3], false, 0).unwrap().to_vec();
+    let expected: Vec<f64> = var.iter().map(|v| 0.9 + 0.1 * v * n / (n - 1.0)).collect();
+    assert_close(&bn.running_var().to_vec(), &expected, 1e-12);
+}
+
+#[test]
+fn broadcasting_loops_match_direct_indexing() {
+    let mut r = rng(44);
+    // Channel pattern, row pattern, both-sided broadcast, and a transposed view.
+    let cases: [(&[usize], &[usize]); 4] = [
+        (&[5, 6, 3, 4], &[1, 6, 1, 1]),
+        (&[7, 9], &[9]),
+        (&[4, 1, 3], &[5, 1]),
+        (&[1], &[2, 3]),
+    ];
+    for (sa, sb) in cases {
+        let (a, b) = (randn(sa, &mut r), randn(sb, &mut r));
+        let got = a.mul(&b).unwrap().sub(&b).unwrap();
+        let (av, bv) = (a.array(), b.array());
+        let shape = got.shape();
+        let full = ndarray::IxDyn(&shape);
+        let expected: Vec<f64> = av
+            .broadcast(full.clone())
+            .unwrap()
+            .iter()
+            .zip(bv.broadcast(full).unwrap().iter())
+            .map(|(x, y)| x * y - y)
+            .collect();
+        assert_eq!(got.to_vec(), expected, "{sa:?} with {sb:?}");
+    }
+    let m = randn(&[5, 8], &mut r);
+    let t = m.t().unwrap();
+    let doubled = t.mul_scalar(2.0);
+    let expected: Vec<f64> = t.to_vec().iter().map(|v| v * 2.0).collect();
+    assert_eq!(doubled.to_vec(), expected);
+    let shifted = zip_map("test", t.array().view(), m.t().unwrap().array().view(), |x, y| {
+        x - y
+    })
+    .unwrap();
+    assert!(shifted.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn sums_to_a_shape_match_loops_and_broadcast_is_their_adjoint() {
+    let mut r = rng(45);
+    let x = randn(&[3, 4, 5, 6], &mut r);
+    let v = x.to_vec();
+    for target in [
+        [1, 4, 1, 1],
+        [3, 1, 5, 1],
+        [1, 1, 1, 6],
+        [3, 4, 5, 6],
+        [1, 1, 1, 1],
+    ] {
+        let got = sum_to_shape(x.array().view(), &target);
+        for (flat, &g) in got.iter().enumerate() {
+            // The target index of `flat`, then the sum over matching x indices.
+            let mut idx = [0; 4];
+            let mut rest = flat;
+            for a in (0..4).rev() {
+                idx[a] = rest % target[a];
+                rest /= target[a];
+            }
+            let mut want = 0.0;
+            for (i, &value) in v.iter().enumerate() {
+                let (mut j, mut hit) = (i, true);
+                for a in (0..4).rev() {
+                    let d = [3, 4, 5, 6][a];
+                    if target[a] != 1 && j % d != idx[a] {
+                        hit = false;
+                    }
+                    j /= d;
+                }
+                if hit {
+                    want += value;
+                }
+            }
+            assert!((g - want).abs() < 1e-12, "{target:?}: {g} vs {want}");
+        }
+    }
+    // ⟨broadcast(y), x⟩ = ⟨y, sum_to(x)⟩
+    let y = randn(&[4, 1, 6], &mut r);
+    let lhs = y
+        .broadcast_to(&[3, 4, 5, 6])
+        .unwrap()
+        .mul(&x)
+        .unwrap()
+        .sum()
+        .item()
+        .unwrap();
+    let rhs = y
+        .mul(&x.sum_to(&[4, 1, 6]).unwrap())
+        .unwrap()
+        .sum()
+        .item()
+        .unwrap();
+    assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
+}
+
+#[test]
+fn fast_paths_are_bitwise_reproducible_on_two_threads() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let run = || {
+        pool.install(|| {
+            let mut r = rng(46);
+            let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
+                .unwrap()
+                .with_requires_grad();
+            let bn = BatchNorm2d::<f32>::new(128);
+            let y = bn.forward(&x).unwrap().leaky_relu(0.2);
+            let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
+            y.sum().backward().unwrap();
+            (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
+        })
+    };
+    let (a, b) = (run(), run());
+    assert!(a == b, "two runs on the same thread count differ");
+}
