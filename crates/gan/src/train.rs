@@ -156,8 +156,8 @@ pub struct Trainer {
     pub(crate) step: u64,
 }
 
-/// Seeds of the run's independent random streams, derived from its one seed.
-pub(crate) mod streams {
+/// The independent random streams of a run, all derived from its one seed.
+pub mod streams {
     /// Weight initialisation.
     pub const WEIGHTS: u64 = 0;
     /// Noise for training steps.
@@ -168,8 +168,8 @@ pub(crate) mod streams {
     pub const SAMPLES: u64 = 3;
 }
 
-/// A ChaCha8 generator for stream `stream` of run seed `seed`.
-pub(crate) fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+/// A ChaCha8 generator for stream `stream` of run seed `seed` (see [`streams`]).
+pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng
