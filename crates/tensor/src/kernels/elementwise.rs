@@ -30,6 +30,7 @@ use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::{Element, Result, TensorError};
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// An operand of a strided loop: its values in memory order, and for every
 /// axis of the output the distance (in elements) between neighbours along it.
@@ -100,6 +101,20 @@ fn merge_axes<const K: usize>(shape: &[usize], strides: [&[usize]; K]) -> (Vec<u
     (sizes, merged)
 }
 
+/// A new vector of `len` elements written by `fill`, which must write every
+/// one of them, with no zeroing pass first: zeroing a reused heap block is a
+/// whole extra pass over memory (a `memset`), about as costly as the map.
+fn filled<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the capacity is at least `len`, and `fill` has initialised
+    // the first `len` elements (the callers below write every element of
+    // every row, and their rows cover the output). If it panics, the length
+    // stays 0 and nothing uninitialised is ever read.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// Calls `row(out_row, offsets)` for every innermost row of a merged layout
 /// (`sizes`, `strides` per operand), where `out_row` is the row's part of the
 /// row-major `out` and `offsets[k]` is where operand `k`'s row starts. Large
@@ -107,8 +122,8 @@ fn merge_axes<const K: usize>(shape: &[usize], strides: [&[usize]; K]) -> (Vec<u
 fn for_each_row<T: Element, const K: usize>(
     sizes: &[usize],
     strides: [&[usize]; K],
-    out: &mut [T],
-    row: impl Fn(&mut [T], [usize; K]) + Sync,
+    out: &mut [MaybeUninit<T>],
+    row: impl Fn(&mut [MaybeUninit<T>], [usize; K]) + Sync,
 ) {
     let (outer, inner) = sizes.split_at(sizes.len() - 1);
     let inner = inner[0];
@@ -128,7 +143,7 @@ fn for_each_row<T: Element, const K: usize>(
         offsets
     };
     // Rows `first..` into `piece`, stepping the outer index like an odometer.
-    let run = |first: usize, piece: &mut [T]| {
+    let run = |first: usize, piece: &mut [MaybeUninit<T>]| {
         let mut offsets = offsets_of(first);
         let mut index: Vec<usize> = {
             let mut r = first;
@@ -177,25 +192,33 @@ fn for_each_row<T: Element, const K: usize>(
 }
 
 /// `out[j] = f(x[offset + j·stride])` for one row.
-fn map_row<T: Element>(out: &mut [T], x: &[T], offset: usize, stride: usize, f: &impl Fn(T) -> T) {
+fn map_row<T: Element>(
+    out: &mut [MaybeUninit<T>],
+    x: &[T],
+    offset: usize,
+    stride: usize,
+    f: &impl Fn(T) -> T,
+) {
     let n = out.len();
     match stride {
-        1 => out
-            .iter_mut()
-            .zip(&x[offset..offset + n])
-            .for_each(|(o, &v)| *o = f(v)),
-        0 => out.fill(f(x[offset])),
-        s => out
-            .iter_mut()
-            .enumerate()
-            .for_each(|(j, o)| *o = f(x[offset + j * s])),
+        1 => {
+            for (o, &v) in out.iter_mut().zip(&x[offset..offset + n]) {
+                o.write(f(v));
+            }
+        }
+        0 => out.fill(MaybeUninit::new(f(x[offset]))),
+        s => {
+            for (j, o) in out.iter_mut().enumerate() {
+                o.write(f(x[offset + j * s]));
+            }
+        }
     }
 }
 
 /// `out[j] = f(a[oa + j·sa], b[ob + j·sb])` for one row, with the common
 /// cases (contiguous or repeated operands) as plain slice loops.
 fn zip_row<T: Element>(
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     (a, oa, sa): (&[T], usize, usize),
     (b, ob, sb): (&[T], usize, usize),
     f: &impl Fn(T, T) -> T,
@@ -204,24 +227,24 @@ fn zip_row<T: Element>(
     match (sa, sb) {
         (1, 1) => {
             for ((o, &x), &y) in out.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n]) {
-                *o = f(x, y);
+                o.write(f(x, y));
             }
         }
         (1, 0) => {
             let y = b[ob];
-            out.iter_mut()
-                .zip(&a[oa..oa + n])
-                .for_each(|(o, &x)| *o = f(x, y));
+            for (o, &x) in out.iter_mut().zip(&a[oa..oa + n]) {
+                o.write(f(x, y));
+            }
         }
         (0, 1) => {
             let x = a[oa];
-            out.iter_mut()
-                .zip(&b[ob..ob + n])
-                .for_each(|(o, &y)| *o = f(x, y));
+            for (o, &y) in out.iter_mut().zip(&b[ob..ob + n]) {
+                o.write(f(x, y));
+            }
         }
         _ => {
             for (j, o) in out.iter_mut().enumerate() {
-                *o = f(a[oa + j * sa], b[ob + j * sb]);
+                o.write(f(a[oa + j * sa], b[ob + j * sb]));
             }
         }
     }
@@ -247,19 +270,21 @@ pub fn broadcast_map<T: Element>(
             format!("{:?} cannot be broadcast to {shape:?}", x.shape()),
         ));
     }
-    let mut out = vec![T::zero(); shape.iter().product()];
-    match Operand::broadcast(&x, shape) {
+    let out = match Operand::broadcast(&x, shape) {
         Some(op) => {
             let (sizes, [strides]) = merge_axes(shape, [&op.strides]);
-            for_each_row(&sizes, [&strides], &mut out, |row, [o]| {
-                map_row(row, op.values, o, strides[strides.len() - 1], &f)
-            });
+            let inner = strides[strides.len() - 1];
+            filled(shape.iter().product(), |out| {
+                for_each_row(&sizes, [&strides], out, |row, [o]| {
+                    map_row(row, op.values, o, inner, &f)
+                })
+            })
         }
         None => {
             let view = x.broadcast(IxDyn(shape)).expect("checked above");
-            out.iter_mut().zip(view.iter()).for_each(|(o, &v)| *o = f(v));
+            view.iter().map(|&v| f(v)).collect()
         }
-    }
+    };
     Ok(ArrayD::from_shape_vec(IxDyn(shape), out).expect("sized from the shape"))
 }
 
@@ -306,11 +331,12 @@ pub fn zip_map<T: Element>(
 ) -> Result<ArrayD<T>> {
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
     if let (Some(x), Some(y)) = (Operand::broadcast(&a, &shape), Operand::broadcast(&b, &shape)) {
-        let mut out = vec![T::zero(); shape.iter().product()];
         let (sizes, [sa, sb]) = merge_axes(&shape, [&x.strides, &y.strides]);
         let (ia, ib) = (sa[sa.len() - 1], sb[sb.len() - 1]);
-        for_each_row(&sizes, [&sa, &sb], &mut out, |row, [oa, ob]| {
-            zip_row(row, (x.values, oa, ia), (y.values, ob, ib), &f)
+        let out = filled(shape.iter().product(), |out| {
+            for_each_row(&sizes, [&sa, &sb], out, |row, [oa, ob]| {
+                zip_row(row, (x.values, oa, ia), (y.values, ob, ib), &f)
+            })
         });
         return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("sized from the shape"));
     }
@@ -464,25 +490,27 @@ pub fn channel_shift_scale<T: Element>(
         "channel_shift_scale: per-channel values"
     );
     assert_eq!(x.len() % (channels * plane).max(1), 0, "channel_shift_scale: x");
-    let mut out = vec![T::zero(); x.len()];
     if plane == 0 {
-        return out;
+        return Vec::new();
     }
-    let row = |(r, (o, v)): (usize, (&mut [T], &[T]))| {
+    let row = |(r, (o, v)): (usize, (&mut [MaybeUninit<T>], &[T]))| {
         let (m, s) = (shift[r % channels], scale[r % channels]);
-        o.iter_mut().zip(v).for_each(|(o, &v)| *o = (v - m) * s);
+        for (o, &v) in o.iter_mut().zip(v) {
+            o.write((v - m) * s);
+        }
     };
-    if x.len() >= PARALLEL_THRESHOLD {
-        out.par_chunks_mut(plane)
-            .zip(x.par_chunks(plane))
-            .enumerate()
-            .with_min_len((CHUNK / plane).max(1))
-            .for_each(row);
-    } else {
-        out.chunks_mut(plane)
-            .zip(x.chunks(plane))
-            .enumerate()
-            .for_each(row);
-    }
-    out
+    filled(x.len(), |out| {
+        if x.len() >= PARALLEL_THRESHOLD {
+            out.par_chunks_mut(plane)
+                .zip(x.par_chunks(plane))
+                .enumerate()
+                .with_min_len((CHUNK / plane).max(1))
+                .for_each(row);
+        } else {
+            out.chunks_mut(plane)
+                .zip(x.chunks(plane))
+                .enumerate()
+                .for_each(row);
+        }
+    })
 }

@@ -36,7 +36,8 @@
 //!
 //! Gradient checks: `tests/gradcheck_elementwise.rs`.
 
-use crate::{Element, Tensor};
+use crate::kernels::elementwise::zip_map;
+use crate::{Element, Result, Tensor};
 
 /// `σ(x)`, computed so that the exponential never overflows.
 fn stable_sigmoid<T: Element>(x: T) -> T {
@@ -55,6 +56,28 @@ fn log1p_exp_neg_abs<T: Element>(x: T) -> T {
     (-x.abs()).exp().ln_1p()
 }
 
+/// `ȳ · (x > 0 ? 1 : α)`: the backward of relu (α = 0) and leaky_relu, in
+/// one pass instead of building the mask and then multiplying by it.
+///
+/// It is linear in `ȳ` with a slope that depends on `x` only through the
+/// constant mask, so it is recorded as an op of `ȳ` alone, whose own
+/// backward is the same scaling: `z = ȳ·m(x)  ⇒  ȳ̄ = z̄·m(x)`.
+fn scaled_by_slope<T: Element>(g: &Tensor<T>, x: &Tensor<T>, alpha: T) -> Result<Tensor<T>> {
+    let out = zip_map(
+        "leaky_relu_backward",
+        g.read().view(),
+        x.read().view(),
+        move |g, x| {
+            if x > T::zero() { g } else { alpha * g }
+        },
+    )?;
+    // Only x's values are needed (a constant), not its graph.
+    let x = x.detach();
+    Ok(Tensor::from_op("leaky_relu_backward", &[g], out, move |ctx| {
+        Ok(vec![Some(scaled_by_slope(ctx.grad, &x, alpha)?)])
+    }))
+}
+
 impl<T: Element> Tensor<T> {
     /// The rectified linear unit `max(x, 0)`, elementwise. Its gradient at 0
     /// is taken to be 0; NaN stays NaN.
@@ -63,7 +86,7 @@ impl<T: Element> Tensor<T> {
         self.unary_op(
             "relu",
             |x| if x < T::zero() { T::zero() } else { x },
-            |x, _, g| g.mul(&x.constant_map(|v| if v > T::zero() { T::one() } else { T::zero() })),
+            |x, _, g| scaled_by_slope(g, x, T::zero()),
         )
     }
 
@@ -75,7 +98,7 @@ impl<T: Element> Tensor<T> {
         self.unary_op(
             "leaky_relu",
             move |x| if x > T::zero() { x } else { alpha * x },
-            move |x, _, g| g.mul(&x.constant_map(move |v| if v > T::zero() { T::one() } else { alpha })),
+            move |x, _, g| scaled_by_slope(g, x, alpha),
         )
     }
 
