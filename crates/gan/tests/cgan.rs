@@ -248,3 +248,13 @@ fn grids_put_one_class_per_row_and_sampling_honours_the_digit() {
     );
     assert_eq!(sample_grid(&plain, SampleRequest::default()).unwrap().count, 64);
 }
+
+#[test]
+fn fashion_grids_are_labelled_with_class_names() {
+    let legend = gan::sample::class_legend(gan::data::Dataset::Fashion);
+    assert_eq!(legend.lines().count(), 10);
+    assert!(
+        legend.starts_with("row 0: T-shirt/top\n") && legend.ends_with("row 9: Ankle boot\n"),
+        "{legend}"
+    );
+}
