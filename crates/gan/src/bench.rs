@@ -1,7 +1,10 @@
 //! Timing the training workloads of `shared/workloads.md`: W1 (`mlp`) and W2
 //! (`dcgan`), batch 64, BCE on logits, Adam(2e-4, (0.5, 0.999)), one
 //! discriminator and one generator update per step — exactly
-//! [`Trainer::step`](crate::train::Trainer::step).
+//! [`Trainer::step`](crate::train::Trainer::step). Any other model is timed
+//! with its defaults ([`TrainConfig::new`]): a `wgan-gp` step is five critic
+//! updates, each with the gradient penalty's double backward, and one
+//! generator update, so its plan ([`BenchPlan::for_model`]) times fewer steps.
 //!
 //! The images are random MNIST-shaped bytes (the time of a step does not
 //! depend on the pixel values), so the bench needs no dataset. It reports the
@@ -26,6 +29,22 @@ pub struct BenchPlan {
     pub steps_per_chunk: usize,
 }
 
+impl BenchPlan {
+    /// The default plan, or a shorter one (1 warm-up step, 5 chunks of 2)
+    /// for models whose steps take several discriminator updates.
+    pub fn for_model(model: ModelKind) -> Self {
+        if TrainConfig::new(model).d_steps > 1 {
+            BenchPlan {
+                warmup_steps: 1,
+                chunks: 5,
+                steps_per_chunk: 2,
+            }
+        } else {
+            BenchPlan::default()
+        }
+    }
+}
+
 impl Default for BenchPlan {
     fn default() -> Self {
         BenchPlan {
@@ -39,11 +58,11 @@ impl Default for BenchPlan {
 /// One workload's result, printed as a JSON line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchReport {
-    /// `mlp` (W1) or `dcgan` (W2).
+    /// `mlp` (W1), `dcgan` (W2), or another model's name.
     pub workload: String,
     /// Rayon threads.
     pub threads: usize,
-    /// Median milliseconds per step over the timed chunks.
+    /// Median milliseconds per (generator) step over the timed chunks.
     pub ms_per_step: f64,
     /// Fastest and slowest chunk, per step.
     pub ms_per_step_min: f64,

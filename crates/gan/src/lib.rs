@@ -3,8 +3,10 @@
 //!
 //! * [`data`]: MNIST and Fashion-MNIST, from the published files (found,
 //!   verified or downloaded) to batches of `[B, 1, H, W]` tensors.
-//! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`).
-//! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`).
+//! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`,
+//!   the class-conditional `cgan` and `cgan-conv`, and `wgan-gp`).
+//! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`,
+//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty.
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
@@ -24,5 +26,6 @@ pub mod plot;
 pub mod run;
 pub mod sample;
 pub mod train;
+pub mod wasserstein;
 
 pub use nn;

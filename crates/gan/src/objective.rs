@@ -10,6 +10,9 @@
 //! | `bce` | `BCE(D(x), 1) + BCE(D(G(z)), 0)` | `BCE(D(G(z)), 1)` (non-saturating) |
 //! | `lsgan` | `½(D(x) − 1)² + ½D(G(z))²` | `½(D(G(z)) − 1)²` |
 //! | `hinge` | `relu(1 − D(x)) + relu(1 + D(G(z)))` | `−D(G(z))` |
+//! | `wgan-gp` | `D(G(z)) − D(x) + λ·GP` | `−D(G(z))` (see `wasserstein.rs`) |
+//!
+//! (Each term is a mean over the batch.)
 //!
 //! The generator's `bce` loss is the *non-saturating* one: instead of
 //! minimising `log(1 − σ(D(G(z))))`, whose gradient vanishes exactly when the
@@ -18,16 +21,20 @@
 //! gradient there.
 
 use crate::models::GanModel;
+use crate::wasserstein::WassersteinObjective;
 use nn::loss::{self, Reduction};
+use rand::RngCore;
 use std::fmt;
 use std::str::FromStr;
-use tensor::{Result, Tensor};
+use tensor::{Result, Tensor, TensorError};
 
 /// The discriminator's loss for one step, and how it scored the two batches.
 pub struct DiscriminatorLoss {
     /// The loss to minimise.
     pub loss: Tensor,
-    /// Mean score on the real batch (a probability for `bce`, the raw output otherwise).
+    /// Mean score on the real batch (a probability for `bce`, the raw output
+    /// otherwise). For `wgan-gp`, the critic's mean on real images: minus the
+    /// fake score, it is the critic's estimate of the Wasserstein distance.
     pub real_score: f64,
     /// Mean score on the fake batch, on the same scale.
     pub fake_score: f64,
@@ -39,12 +46,18 @@ pub trait Objective: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The discriminator's loss on a real batch and a (detached) fake batch.
+    ///
+    /// `rng` serves objectives that draw random numbers (WGAN-GP's
+    /// interpolation weights). The trainer passes its noise stream, whose
+    /// position checkpoints save, so such draws are reproducible and a
+    /// resumed run repeats them exactly.
     fn discriminator_loss(
         &self,
         model: &dyn GanModel,
         real: &Tensor,
         fake: &Tensor,
         labels: &[usize],
+        rng: &mut dyn RngCore,
     ) -> Result<DiscriminatorLoss>;
 
     /// The generator's loss on a fake batch, through the discriminator.
@@ -53,7 +66,7 @@ pub trait Objective: Send + Sync {
 
 /// The losses of the table above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum LossKind {
     /// Binary cross-entropy on logits; the generator's is non-saturating.
     Bce,
@@ -61,11 +74,13 @@ pub enum LossKind {
     Lsgan,
     /// Hinge (Lim & Ye, 2017; used by SAGAN and BigGAN).
     Hinge,
+    /// Wasserstein loss with a gradient penalty (Gulrajani et al., 2017).
+    WganGp,
 }
 
 impl LossKind {
     /// Every loss, in the order `--help` lists them.
-    pub const ALL: [LossKind; 3] = [LossKind::Bce, LossKind::Lsgan, LossKind::Hinge];
+    pub const ALL: [LossKind; 4] = [LossKind::Bce, LossKind::Lsgan, LossKind::Hinge, LossKind::WganGp];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -73,7 +88,25 @@ impl LossKind {
             LossKind::Bce => "bce",
             LossKind::Lsgan => "lsgan",
             LossKind::Hinge => "hinge",
+            LossKind::WganGp => "wgan-gp",
         }
+    }
+
+    /// The objective of this loss; `smoothing` is the one-sided label
+    /// smoothing of the losses with targets (`bce`, `lsgan`).
+    pub fn objective(self, smoothing: f64) -> Box<dyn Objective> {
+        match self {
+            LossKind::Bce | LossKind::Lsgan | LossKind::Hinge => {
+                Box::new(StandardObjective::new(self, smoothing))
+            }
+            LossKind::WganGp => Box::new(WassersteinObjective::default()),
+        }
+    }
+
+    /// Whether the loss has a target for real images that label smoothing
+    /// could lower (`hinge` and `wgan-gp` have none).
+    pub fn has_targets(self) -> bool {
+        matches!(self, LossKind::Bce | LossKind::Lsgan)
     }
 }
 
@@ -94,7 +127,9 @@ impl FromStr for LossKind {
     }
 }
 
-/// The standard objectives, with optional one-sided label smoothing.
+/// The objectives `bce`, `lsgan` and `hinge`, with optional one-sided label
+/// smoothing. (Its losses fail for `wgan-gp`, which is
+/// [`WassersteinObjective`]: get either from [`LossKind::objective`].)
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StandardObjective {
     /// Which loss.
@@ -118,10 +153,18 @@ impl StandardObjective {
     fn score(&self, logits: &Tensor) -> Result<f64> {
         let scores = match self.kind {
             LossKind::Bce => logits.sigmoid(),
-            LossKind::Lsgan | LossKind::Hinge => logits.clone(),
+            _ => logits.clone(),
         };
         Ok(f64::from(scores.mean().item()?))
     }
+}
+
+/// The error of a `StandardObjective` asked to be `wgan-gp`.
+fn not_standard() -> TensorError {
+    TensorError::argument(
+        "objective",
+        "wgan-gp is not a standard loss; build it with LossKind::objective",
+    )
 }
 
 /// `½·mean((x − target)²)`.
@@ -141,6 +184,7 @@ impl Objective for StandardObjective {
         real: &Tensor,
         fake: &Tensor,
         labels: &[usize],
+        _rng: &mut dyn RngCore,
     ) -> Result<DiscriminatorLoss> {
         let real_logits = model.discriminate(real, labels)?;
         let fake_logits = model.discriminate(fake, labels)?;
@@ -150,6 +194,7 @@ impl Objective for StandardObjective {
             LossKind::Lsgan => half_squared_error(&real_logits, self.real_target)?
                 .add(&half_squared_error(&fake_logits, 0.0)?)?,
             LossKind::Hinge => loss::hinge_discriminator(&real_logits, &fake_logits)?,
+            LossKind::WganGp => return Err(not_standard()),
         };
         Ok(DiscriminatorLoss {
             loss,
@@ -164,6 +209,7 @@ impl Objective for StandardObjective {
             LossKind::Bce => loss::bce_with_logits_to(&logits, 1.0),
             LossKind::Lsgan => half_squared_error(&logits, 1.0),
             LossKind::Hinge => Ok(loss::hinge_generator(&logits)),
+            LossKind::WganGp => Err(not_standard()),
         }
     }
 }

@@ -7,7 +7,9 @@
 //!     config.json           the TrainConfig
 //!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake
 //!     samples/epoch_001.png an 8×8 grid from the same fixed noise every epoch
+//!                           (class-conditional models: 10 rows × 8, one row per class)
 //!     samples.png           the grid at the end of the run
+//!     samples.txt           which class each row shows (class-conditional models)
 //!     loss.svg              the curves of metrics.csv
 //!     checkpoint/           see `checkpoint.rs`
 //! ```
@@ -17,6 +19,7 @@ use crate::data::ImageSet;
 use crate::grid::{self, GridError};
 use crate::metrics::{self, MetricsRow, RunningMean};
 use crate::plot::{self, PlotError};
+use crate::sample;
 use crate::train::{StepStats, TrainConfig, Trainer, stream_rng, streams};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt;
@@ -27,8 +30,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tensor::{Tensor, TensorError};
 
-/// How many samples a grid shows (8 × 8).
+/// How many samples an unconditional model's grid shows (8 × 8).
 pub const GRID_SAMPLES: usize = 64;
+
+/// The columns of every grid of a run: 8 × 8 samples, or 8 per class.
+pub const GRID_COLUMNS: usize = 8;
 
 /// How a run behaves, beyond its [`TrainConfig`].
 #[derive(Debug, Clone)]
@@ -220,20 +226,26 @@ pub fn resume(
     train_until_done(trainer, pending, dir, options)
 }
 
-/// The fixed noise (and labels, one row per digit for conditional models)
-/// behind every sample grid of a run.
+/// The fixed noise and labels behind every sample grid of a run: 64 noise
+/// vectors, or for class-conditional models 8 noise vectors drawn as every
+/// class, one row per class (see `sample.rs`).
 fn grid_inputs(trainer: &Trainer) -> Result<(Tensor, Vec<usize>), RunError> {
     let mut rng = stream_rng(trainer.config().seed, streams::SAMPLES);
-    let z = Tensor::randn(&[GRID_SAMPLES, trainer.model().noise_dim()], 0.0, 1.0, &mut rng)?;
-    let labels = (0..GRID_SAMPLES).map(|i| (i / 8) % 10).collect();
-    Ok((z, labels))
+    let noise_dim = trainer.model().noise_dim();
+    if trainer.config().model.is_conditional() {
+        let noise = Tensor::randn(&[GRID_COLUMNS, noise_dim], 0.0, 1.0, &mut rng)?;
+        return Ok(sample::class_rows(&noise)?);
+    }
+    let z = Tensor::randn(&[GRID_SAMPLES, noise_dim], 0.0, 1.0, &mut rng)?;
+    // Unconditional models ignore the labels.
+    Ok((z, vec![0; GRID_SAMPLES]))
 }
 
 /// Writes the sample grid for the fixed noise to `path`.
 fn write_grid(trainer: &mut Trainer, path: &Path) -> Result<(), RunError> {
     let (z, labels) = grid_inputs(trainer)?;
     let images = trainer.generate_eval(&z, &labels)?;
-    let image = grid::image_grid(&images, 8, trainer.model().batch_options().range)?;
+    let image = grid::image_grid(&images, GRID_COLUMNS, trainer.model().batch_options().range)?;
     grid::write_png(&image, path)?;
     Ok(())
 }
@@ -309,6 +321,10 @@ fn train_until_done(
         None => checkpoint::save(&trainer, &running, &checkpoints)?,
     };
     write_grid(&mut trainer, &dir.join("samples.png"))?;
+    if config.model.is_conditional() {
+        let legend_path = dir.join("samples.txt");
+        std::fs::write(&legend_path, sample::class_legend(config.dataset)).map_err(io_error(&legend_path))?;
+    }
     let rows = metrics::read_metrics(&metrics_path).map_err(io_error(&metrics_path))?;
     if !rows.is_empty() {
         let title = format!("{} on {}", config.model, config.dataset);

@@ -1,11 +1,20 @@
-//! Drawing samples from a trained generator: `gan-mnist sample`.
+//! Drawing samples from a trained generator: `gan-mnist sample`, and the
+//! layout of every sample grid.
+//!
+//! An unconditional model's grid is `n` samples, about √n per row. A
+//! class-conditional model's grid has one row per class, 0 to 9 from the top,
+//! and the same noise down each column, so that a column shows one "style"
+//! drawn as every class; asked for one class (`--digit`), it draws `n`
+//! samples of that class instead.
 
 use crate::checkpoint;
+use crate::data::Dataset;
 use crate::grid::{self, GrayImage};
+use crate::models::NUM_CLASSES;
 use crate::run::RunError;
 use crate::train::stream_rng;
 use std::path::{Path, PathBuf};
-use tensor::{Tensor, no_grad};
+use tensor::{Tensor, TensorError, no_grad};
 
 /// The checkpoint folder `path` names: a run folder (its newest checkpoint)
 /// or a checkpoint folder itself.
@@ -22,21 +31,103 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, RunError> {
     })
 }
 
-/// A grid of `n` samples (about √n per row) from the generator saved at
-/// `path`, for noise drawn with `seed`. Conditional models get the digits
-/// 0–9 in turn.
-pub fn sample_grid(path: &Path, n: u64, seed: u64) -> Result<GrayImage, RunError> {
+/// The inputs of a one-row-per-class grid: each row of `noise`
+/// (`[columns, noise_dim]`) repeated for every class, and the class of each
+/// sample (row `r` is class `r`). Returns `(z, labels)`, `NUM_CLASSES ·
+/// columns` samples in row-major order.
+pub fn class_rows(noise: &Tensor) -> tensor::Result<(Tensor, Vec<usize>)> {
+    let columns = noise.shape().first().copied().unwrap_or(0);
+    let rows: Vec<usize> = (0..NUM_CLASSES).flat_map(|_| 0..columns).collect();
+    let labels = (0..NUM_CLASSES)
+        .flat_map(|class| std::iter::repeat_n(class, columns))
+        .collect();
+    Ok((noise.index_select(&rows)?, labels))
+}
+
+/// The legend of a one-row-per-class grid: `row 0: T-shirt/top` and so on,
+/// one line per row.
+pub fn class_legend(dataset: Dataset) -> String {
+    dataset
+        .class_names()
+        .iter()
+        .enumerate()
+        .map(|(row, name)| format!("row {row}: {name}\n"))
+        .collect()
+}
+
+/// What to draw: how many samples, and which class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleRequest {
+    /// How many samples (default: 64, or 80 — 8 per class — for a
+    /// conditional model's grid of every class). For that grid it must be
+    /// a multiple of 10.
+    pub n: Option<u64>,
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Draw only this class (conditional models only).
+    pub class: Option<usize>,
+}
+
+/// A drawn grid and, if it has one row per class, its legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleGrid {
+    /// The picture.
+    pub image: GrayImage,
+    /// How many samples it shows.
+    pub count: usize,
+    /// `class_legend` of the run's dataset, for a one-row-per-class grid.
+    pub legend: Option<String>,
+}
+
+/// A grid of samples from the generator saved at `path`, as `request` asks.
+pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, RunError> {
     let checkpoint = resolve_checkpoint(path)?;
     let config = checkpoint::read_state(&checkpoint)?.config;
+    let refuse = |detail: String| Err(RunError::Train(TensorError::argument("sample", detail)));
+    let conditional = config.model.is_conditional();
+    match request.class {
+        Some(_) if !conditional => {
+            return refuse(format!(
+                "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {} run",
+                path.display(),
+                config.model
+            ));
+        }
+        Some(class) if class >= NUM_CLASSES => {
+            return refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1));
+        }
+        _ => {}
+    }
+    let per_class_rows = conditional && request.class.is_none();
+    let n = request.n.unwrap_or(if per_class_rows { 80 } else { 64 }) as usize;
+    if n == 0 || (per_class_rows && n % NUM_CLASSES != 0) {
+        return refuse(format!(
+            "--n {n}: a conditional model's grid has one row per class, so --n must be a \
+             positive multiple of {NUM_CLASSES} (or pick one class with --digit)"
+        ));
+    }
+
     // The weights are replaced by the checkpoint's right away.
-    let mut model = config.model.build(&mut stream_rng(seed, 0))?;
+    let mut model = config.model.build(&mut stream_rng(request.seed, 0))?;
     nn::checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))
         .map_err(|e| RunError::Checkpoint(e.into()))?;
     model.set_training(false);
-    let n = n as usize;
-    let z = Tensor::randn(&[n, model.noise_dim()], 0.0, 1.0, &mut stream_rng(seed, 1))?;
-    let labels: Vec<usize> = (0..n).map(|i| i % 10).collect();
+    let mut rng = stream_rng(request.seed, 1);
+    let (z, labels, columns) = if per_class_rows {
+        let columns = n / NUM_CLASSES;
+        let noise = Tensor::randn(&[columns, model.noise_dim()], 0.0, 1.0, &mut rng)?;
+        let (z, labels) = class_rows(&noise)?;
+        (z, labels, columns)
+    } else {
+        let z = Tensor::randn(&[n, model.noise_dim()], 0.0, 1.0, &mut rng)?;
+        // Unconditional models ignore the labels.
+        let labels = vec![request.class.unwrap_or(0); n];
+        (z, labels, (n as f64).sqrt().ceil() as usize)
+    };
     let images = no_grad(|| model.generate(&z, &labels))?;
-    let columns = (n as f64).sqrt().ceil() as usize;
-    Ok(grid::image_grid(&images, columns, model.batch_options().range)?)
+    Ok(SampleGrid {
+        image: grid::image_grid(&images, columns, model.batch_options().range)?,
+        count: n,
+        legend: per_class_rows.then(|| class_legend(config.dataset)),
+    })
 }

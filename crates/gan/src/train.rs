@@ -18,7 +18,7 @@
 
 use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::models::{GanModel, ModelKind};
-use crate::objective::{LossKind, Objective, StandardObjective};
+use crate::objective::{LossKind, Objective};
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,21 +58,28 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The settings of the workloads in `shared/workloads.md` (batch 64,
-    /// Adam lr 2e-4, betas (0.5, 0.999), BCE) for `model`.
+    /// The default settings for `model`: those of the workloads in
+    /// `shared/workloads.md` (batch 64, Adam lr 2e-4, betas (0.5, 0.999),
+    /// BCE, one discriminator step per generator step), except for
+    /// `wgan-gp`, which gets the WGAN-GP paper's: the `wgan-gp` loss, Adam
+    /// lr 1e-4, betas (0, 0.9), five critic steps per generator step.
     pub fn new(model: ModelKind) -> Self {
+        let (loss, lr, betas, d_steps) = match model {
+            ModelKind::WganGp => (LossKind::WganGp, 1e-4, (0.0, 0.9), 5),
+            _ => (LossKind::Bce, 2e-4, (0.5, 0.999), 1),
+        };
         TrainConfig {
             model,
             dataset: Dataset::Mnist,
             epochs: 5,
             max_steps: None,
             batch_size: 64,
-            lr_g: 2e-4,
-            lr_d: 2e-4,
-            betas: (0.5, 0.999),
-            d_steps: 1,
+            lr_g: lr,
+            lr_d: lr,
+            betas,
+            d_steps,
             label_smoothing: 0.0,
-            loss: LossKind::Bce,
+            loss,
             seed: 0,
             log_every: 50,
         }
@@ -106,6 +113,12 @@ impl TrainConfig {
             return bad(format!(
                 "label smoothing must lie in [0, 1), got {}",
                 self.label_smoothing
+            ));
+        }
+        if self.label_smoothing != 0.0 && !self.loss.has_targets() {
+            return bad(format!(
+                "label smoothing lowers the target for real images, and the {} loss has none",
+                self.loss
             ));
         }
         if self.log_every == 0 {
@@ -147,7 +160,8 @@ pub struct Trainer {
     pub(crate) opt_g: Adam,
     pub(crate) opt_d: Adam,
     pub(crate) data: ImageSet,
-    /// Draws the noise `z` (and the labels fed to conditional models).
+    /// Draws the noise `z`, the labels fed to conditional models, and the
+    /// objective's random numbers (WGAN-GP's interpolation weights).
     pub(crate) noise_rng: ChaCha8Rng,
     /// Draws each epoch's order of the training images.
     pub(crate) data_rng: ChaCha8Rng,
@@ -189,7 +203,7 @@ impl Trainer {
         };
         let opt_g = Adam::new(model.generator().named_parameters(), adam(config.lr_g));
         let opt_d = Adam::new(model.discriminator().named_parameters(), adam(config.lr_d));
-        let objective = Box::new(StandardObjective::new(config.loss, config.label_smoothing));
+        let objective = config.loss.objective(config.label_smoothing);
         let mut data_rng = stream_rng(config.seed, streams::DATA);
         let rng_at_epoch_start = data_rng.clone();
         let order = epoch_order(data.len(), &mut data_rng);
@@ -224,7 +238,9 @@ impl Trainer {
             // Detached: no graph through G, so this update cannot move it.
             let fake = no_grad(|| model.generate(&z, &labels))?;
             self.opt_d.zero_grad();
-            let d = self.objective.discriminator_loss(model, &real, &fake, &labels)?;
+            let d = self
+                .objective
+                .discriminator_loss(model, &real, &fake, &labels, &mut self.noise_rng)?;
             d.loss.backward()?;
             self.opt_d.step()?;
             last_d = Some(d);

@@ -181,10 +181,18 @@ fn same_seed_same_bits_other_seed_other_bits() {
 /// 256 images in batches of 64 make 4 steps an epoch, so the runs cross
 /// epoch boundaries (reshuffles) before and after the interruption.
 fn resume_matches_uninterrupted(model: ModelKind, steps: u64, k: u64) {
+    resume_config_matches_uninterrupted(short_config(model, steps, 11), k);
+}
+
+/// `resume_matches_uninterrupted` for any `config` (given 100 epochs so
+/// that `max_steps` ends it).
+fn resume_config_matches_uninterrupted(config: TrainConfig, k: u64) {
+    let model = config.model;
+    let steps = config.max_steps.expect("a step count");
     let data = || synthetic_mnist(256, 2).unwrap();
     let config = TrainConfig {
         epochs: 100,
-        ..short_config(model, steps, 11)
+        ..config
     };
     let straight = scratch(&format!("resume-{model}-straight"));
     run::start(config.clone(), data(), &straight, &RunOptions::default()).unwrap();
@@ -211,6 +219,23 @@ fn mlp_resumes_bit_for_bit() {
 #[test]
 fn dcgan_resumes_bit_for_bit() {
     resume_matches_uninterrupted(ModelKind::Dcgan, 10, 6);
+}
+
+#[test]
+fn cgan_resumes_bit_for_bit() {
+    resume_matches_uninterrupted(ModelKind::Cgan, 10, 5);
+}
+
+/// WGAN-GP draws its interpolation weights from the noise stream, which the
+/// checkpoint saves: the resumed run draws the same ones. Batches of 16 with
+/// 5 critic steps make 3 generator steps an epoch of 256 images.
+#[test]
+fn wgan_gp_resumes_bit_for_bit() {
+    let config = TrainConfig {
+        batch_size: 16,
+        ..short_config(ModelKind::WganGp, 5, 11)
+    };
+    resume_config_matches_uninterrupted(config, 2);
 }
 
 #[test]
@@ -268,6 +293,13 @@ fn bad_configs_are_refused_with_the_value_named() {
                 ..TrainConfig::new(ModelKind::Mlp)
             },
             "betas must lie in [0, 1)",
+        ),
+        (
+            TrainConfig {
+                label_smoothing: 0.1,
+                ..TrainConfig::new(ModelKind::WganGp)
+            },
+            "the wgan-gp loss has none",
         ),
     ] {
         let err = run::start(config, data(), &dir, &RunOptions::default())

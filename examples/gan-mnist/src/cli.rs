@@ -35,17 +35,20 @@ pub struct Cli {
 pub enum Command {
     /// Train a GAN (or continue one with --resume).
     #[command(allow_negative_numbers = true)]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Draw a grid of samples from a trained generator.
     Sample(SampleArgs),
-    /// Time the workloads W1 (mlp) and W2 (dcgan): one JSON line each.
+    /// Time the workloads W1 (mlp), W2 (dcgan) or wgan-gp: one JSON line each.
     Bench(BenchArgs),
 }
 
 /// `gan-mnist train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Which GAN: mlp (W1), dcgan (W2), or the Keras tutorial's model, fixed.
+    /// Which GAN: mlp (W1), dcgan (W2), tutorial (the Keras tutorial's model,
+    /// fixed), cgan / cgan-conv (class-conditional mlp / dcgan), or wgan-gp
+    /// (dcgan with a BatchNorm-free critic; its defaults are the WGAN-GP
+    /// paper's: --loss wgan-gp --lr 1e-4 --beta1 0 --beta2 0.9 --d-steps 5).
     #[arg(long, default_value = "dcgan")]
     pub model: ModelKind,
     /// mnist or fashion.
@@ -60,30 +63,31 @@ pub struct TrainArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Learning rate of both networks (overridden by --lr-g / --lr-d).
-    #[arg(long, default_value_t = 2e-4)]
-    pub lr: f64,
+    /// Learning rate of both networks (overridden by --lr-g / --lr-d)
+    /// [default: 2e-4; 1e-4 for wgan-gp].
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// The generator's learning rate.
     #[arg(long)]
     pub lr_g: Option<f64>,
     /// The discriminator's learning rate.
     #[arg(long)]
     pub lr_d: Option<f64>,
-    /// Adam's β₁.
-    #[arg(long, default_value_t = 0.5)]
-    pub beta1: f64,
-    /// Adam's β₂.
-    #[arg(long, default_value_t = 0.999)]
-    pub beta2: f64,
-    /// Discriminator steps per generator step.
-    #[arg(long, default_value_t = 1)]
-    pub d_steps: usize,
+    /// Adam's β₁ [default: 0.5; 0 for wgan-gp].
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ [default: 0.999; 0.9 for wgan-gp].
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    /// Discriminator steps per generator step [default: 1; 5 for wgan-gp].
+    #[arg(long)]
+    pub d_steps: Option<usize>,
     /// One-sided label smoothing (0.1 makes real targets 0.9).
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
-    /// bce (non-saturating), lsgan or hinge.
-    #[arg(long, default_value = "bce")]
-    pub loss: LossKind,
+    /// bce (non-saturating), lsgan, hinge or wgan-gp [default: bce; wgan-gp for wgan-gp].
+    #[arg(long)]
+    pub loss: Option<LossKind>,
     /// Seed of every random draw; same seed and threads, same bits.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -122,13 +126,18 @@ pub struct SampleArgs {
     /// A run folder (its newest checkpoint) or one checkpoint folder.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// How many samples.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub n: u64,
+    /// How many samples [default: 64; for a conditional model without
+    /// --digit, 80: one row of 8 per class (then a multiple of 10)].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub n: Option<u64>,
+    /// Draw only this digit (or Fashion-MNIST class, 0–9); conditional models only.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=9))]
+    pub digit: Option<u64>,
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The PNG to write.
+    /// The PNG to write (and, for a grid of one row per class, the legend
+    /// beside it with the extension .txt).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -136,8 +145,9 @@ pub struct SampleArgs {
 /// `gan-mnist bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// mlp (W1), dcgan (W2) or all.
-    #[arg(long, default_value = "all", value_parser = ["mlp", "dcgan", "all"])]
+    /// mlp (W1), dcgan (W2), wgan-gp (the dcgan networks trained as WGAN-GP,
+    /// milliseconds per generator step), or all (W1 and W2).
+    #[arg(long, default_value = "all", value_parser = ["mlp", "dcgan", "wgan-gp", "all"])]
     pub workload: String,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -145,20 +155,26 @@ pub struct BenchArgs {
 }
 
 impl TrainArgs {
-    /// The configuration these flags describe, checked.
+    /// The configuration these flags describe, checked. Flags not given
+    /// take the model's defaults (`TrainConfig::new`).
     pub fn config(&self) -> Result<TrainConfig, String> {
+        let defaults = TrainConfig::new(self.model);
+        let lr = |specific: Option<f64>, default: f64| specific.or(self.lr).unwrap_or(default);
         let config = TrainConfig {
             model: self.model,
             dataset: self.dataset,
             epochs: self.epochs.unwrap_or(DEFAULT_EPOCHS),
             max_steps: self.max_steps,
             batch_size: self.batch_size,
-            lr_g: self.lr_g.unwrap_or(self.lr),
-            lr_d: self.lr_d.unwrap_or(self.lr),
-            betas: (self.beta1, self.beta2),
-            d_steps: self.d_steps,
+            lr_g: lr(self.lr_g, defaults.lr_g),
+            lr_d: lr(self.lr_d, defaults.lr_d),
+            betas: (
+                self.beta1.unwrap_or(defaults.betas.0),
+                self.beta2.unwrap_or(defaults.betas.1),
+            ),
+            d_steps: self.d_steps.unwrap_or(defaults.d_steps),
             label_smoothing: self.label_smoothing,
-            loss: self.loss,
+            loss: self.loss.unwrap_or(defaults.loss),
             seed: self.seed,
             log_every: self.log_every,
         };

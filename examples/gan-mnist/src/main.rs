@@ -5,6 +5,8 @@
 //! gan-mnist train --model dcgan --epochs 5    train with options
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
+//! gan-mnist train --model cgan                train a class-conditional GAN
+//! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
 //! ```
 
@@ -15,7 +17,9 @@ use cli::{BenchArgs, Cli, Command, SampleArgs, TrainArgs};
 use gan::bench::{self, BenchPlan};
 use gan::data::{self, Split};
 use gan::models::ModelKind;
+use gan::objective::LossKind;
 use gan::run::{self, RunOptions};
+use gan::sample::SampleRequest;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Train(args)) => train(args),
+        Some(Command::Train(args)) => train(*args),
         Some(Command::Sample(args)) => sample(args),
         Some(Command::Bench(args)) => bench(args),
         None => train(cli.train),
@@ -103,6 +107,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         rayon::current_num_threads(),
         dir.display()
     );
+    let (loss, conditional) = (config.loss, config.model.is_conditional());
     let summary = if resuming {
         run::resume(config, data, &dir, &options)
     } else {
@@ -116,6 +121,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
             "step {} (epoch {}): loss_D {:.3}, loss_G {:.3}, D(x) {:.2}, D(G(z)) {:.2}",
             row.step, row.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake
         );
+        if loss == LossKind::WganGp {
+            // The critic's scores are raw, not probabilities: their gap is
+            // its estimate of the Wasserstein distance (see gan::wasserstein).
+            println!("Wasserstein estimate D(x) − D(G(z)): {:.3}", s.d_real - s.d_fake);
+        }
     }
     let minutes = summary.elapsed.as_secs_f64() / 60.0;
     match gan::bench::peak_rss_mib() {
@@ -126,6 +136,12 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         None => println!("{} steps in {minutes:.1} min.", summary.steps),
     }
     println!("samples:    {}", summary.dir.join("samples.png").display());
+    if conditional {
+        println!(
+            "rows:       {} (one class per row)",
+            summary.dir.join("samples.txt").display()
+        );
+    }
     println!("per epoch:  {}", summary.dir.join("samples").display());
     println!(
         "losses:     {} and metrics.csv",
@@ -143,9 +159,20 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
 }
 
 fn sample(args: SampleArgs) -> Result<ExitCode, String> {
-    let image = gan::sample::sample_grid(&args.checkpoint, args.n, args.seed).map_err(|e| e.to_string())?;
-    gan::grid::write_png(&image, &args.out).map_err(|e| e.to_string())?;
-    println!("gan-mnist: {} samples → {}", args.n, args.out.display());
+    let request = SampleRequest {
+        n: args.n,
+        seed: args.seed,
+        class: args.digit.map(|d| d as usize),
+    };
+    let grid = gan::sample::sample_grid(&args.checkpoint, request).map_err(|e| e.to_string())?;
+    gan::grid::write_png(&grid.image, &args.out).map_err(|e| e.to_string())?;
+    println!("gan-mnist: {} samples → {}", grid.count, args.out.display());
+    if let Some(legend) = grid.legend {
+        let legend_path = args.out.with_extension("txt");
+        std::fs::write(&legend_path, &legend).map_err(|e| format!("{}: {e}", legend_path.display()))?;
+        print!("{legend}");
+        println!("legend:     {}", legend_path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -156,7 +183,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode, String> {
         name => vec![name.parse::<ModelKind>()?],
     };
     for model in models {
-        let report = bench::run(model, BenchPlan::default()).map_err(|e| e.to_string())?;
+        let report = bench::run(model, BenchPlan::for_model(model)).map_err(|e| e.to_string())?;
         println!("{}", serde_json::to_string(&report).expect("a report serialises"));
     }
     Ok(ExitCode::SUCCESS)

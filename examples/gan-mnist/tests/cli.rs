@@ -44,6 +44,14 @@ fn bad_values_are_named() {
         (&["train", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["bench", "--workload", "resnet"], "invalid value 'resnet'"),
         (
+            &["train", "--model", "wgan-gp", "--label-smoothing", "0.1"],
+            "the wgan-gp loss has none",
+        ),
+        (
+            &["sample", "--checkpoint", "x", "--digit", "10", "--out", "x.png"],
+            "invalid value '10' for '--digit",
+        ),
+        (
             &["sample", "--checkpoint", "/nonexistent/run", "--out", "x.png"],
             "/nonexistent/run",
         ),
@@ -183,5 +191,138 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let image = gan::grid::read_png(&grid).unwrap();
     assert_eq!((image.width, image.height), (4 * 28 + 5 * 2, 3 * 28 + 4 * 2));
+    // An unconditional model cannot be asked for a digit.
+    let out = gan_mnist(&[
+        "sample",
+        "--checkpoint",
+        out_dir.join("run").to_str().unwrap(),
+        "--digit",
+        "3",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--digit needs a class-conditional model (cgan, cgan-conv)"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+/// Trains `extra` for a few steps into `<out>/<name>` on the shared MNIST.
+fn train_briefly(out: &std::path::Path, name: &str, extra: &[&str]) -> Output {
+    let mnist = shared_mnist();
+    let mut args = vec![
+        "train",
+        "--no-progress",
+        "--batch-size",
+        "16",
+        "--name",
+        name,
+        "--data-dir",
+        mnist.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = gan_mnist(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+#[test]
+fn a_conditional_model_samples_one_digit_or_one_row_per_digit() {
+    let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-cgan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let trained = train_briefly(&out_dir, "run", &["--model", "cgan", "--max-steps", "2"]);
+    assert!(String::from_utf8_lossy(&trained.stdout).contains("samples.txt"));
+    let run = out_dir.join("run");
+    let sample = |extra: &[&str], png: &str| {
+        let path = out_dir.join(png);
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--out",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        (gan_mnist(&args), path)
+    };
+
+    let (out, sevens) = sample(&["--digit", "7", "--n", "9"], "sevens.png");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let image = gan::grid::read_png(&sevens).unwrap();
+    assert_eq!((image.width, image.height), (3 * 28 + 4 * 2, 3 * 28 + 4 * 2));
+    assert!(!out_dir.join("sevens.txt").exists());
+
+    // No --digit: 10 rows of 8, and the legend on stdout and beside the PNG.
+    let (out, all) = sample(&[], "all.png");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let image = gan::grid::read_png(&all).unwrap();
+    assert_eq!((image.width, image.height), (8 * 28 + 9 * 2, 10 * 28 + 11 * 2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let legend = std::fs::read_to_string(out_dir.join("all.txt")).unwrap();
+    assert!(
+        legend.contains("row 9: 9") && stdout.contains(&legend),
+        "{stdout}"
+    );
+
+    let (out, _) = sample(&["--n", "25"], "bad.png");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("multiple of 10"), "{}", stderr(&out));
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+/// The saved `config.json` of the run in `dir`.
+fn saved_config(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn wgan_gp_has_its_own_defaults_and_explicit_flags_win() {
+    let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-wgan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = train_briefly(&out_dir, "defaults", &["--model", "wgan-gp", "--max-steps", "1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Wasserstein estimate"));
+    let config = saved_config(&out_dir.join("defaults"));
+    assert_eq!(config["loss"], "wgan-gp");
+    assert_eq!(
+        (config["lr_g"].as_f64(), config["lr_d"].as_f64()),
+        (Some(1e-4), Some(1e-4))
+    );
+    assert_eq!(config["betas"], serde_json::json!([0.0, 0.9]));
+    assert_eq!(config["d_steps"], 5);
+
+    let flags = [
+        "--model",
+        "wgan-gp",
+        "--max-steps",
+        "1",
+        "--lr",
+        "3e-4",
+        "--lr-d",
+        "2e-4",
+    ];
+    let more = ["--beta1", "0.5", "--d-steps", "2", "--loss", "hinge"];
+    train_briefly(&out_dir, "explicit", &[&flags[..], &more[..]].concat());
+    let config = saved_config(&out_dir.join("explicit"));
+    assert_eq!(config["loss"], "hinge");
+    assert_eq!(
+        (config["lr_g"].as_f64(), config["lr_d"].as_f64()),
+        (Some(3e-4), Some(2e-4))
+    );
+    assert_eq!(config["betas"], serde_json::json!([0.5, 0.9]));
+    assert_eq!(config["d_steps"], 2);
+
+    // Other models keep the workloads' defaults.
+    train_briefly(&out_dir, "dcgan", &["--model", "dcgan", "--max-steps", "1"]);
+    let config = saved_config(&out_dir.join("dcgan"));
+    assert_eq!(
+        (config["loss"].as_str(), config["lr_g"].as_f64()),
+        (Some("bce"), Some(2e-4))
+    );
+    assert_eq!(config["betas"], serde_json::json!([0.5, 0.999]));
     std::fs::remove_dir_all(out_dir).unwrap();
 }

@@ -7,12 +7,17 @@
 //! | `mlp` | `mlp.rs` | workload W1: fully connected networks |
 //! | `dcgan` | `dcgan.rs` | workload W2: (transposed) convolutions with BatchNorm |
 //! | `tutorial` | `tutorial.rs` | the Keras tutorial's architecture, made to work |
+//! | `cgan` | `conditional.rs` | `mlp` told the class: draws the digit asked for |
+//! | `cgan-conv` | `conditional.rs` | `dcgan` told the class |
+//! | `wgan-gp` | `dcgan.rs` | `dcgan` with a BatchNorm-free critic, for the `wgan-gp` loss |
 
+mod conditional;
 mod dcgan;
 mod mlp;
 mod tutorial;
 
-pub use dcgan::dcgan;
+pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
+pub use dcgan::{dcgan, wgan_gp};
 pub use mlp::mlp;
 pub use tutorial::tutorial;
 
@@ -39,7 +44,8 @@ pub trait GanModel: Send + Sync {
     /// `labels` (one per sample) is used only by conditional models.
     fn generate(&self, z: &Tensor, labels: &[usize]) -> Result<Tensor>;
 
-    /// The discriminator's raw scores (logits) `[B, 1]` for images `[B, 1, H, W]`.
+    /// The discriminator's raw scores (logits) `[B, 1]` for images `[B, 1, H, W]`
+    /// (of classes `labels`, for conditional models).
     fn discriminate(&self, images: &Tensor, labels: &[usize]) -> Result<Tensor>;
 
     /// The generator, for its parameters, checkpoints and train/eval mode.
@@ -118,7 +124,7 @@ impl GanModel for SequentialGan {
 
 /// The models `--model` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// Workload W1.
     Mlp,
@@ -126,11 +132,24 @@ pub enum ModelKind {
     Dcgan,
     /// The Keras tutorial's model, fixed.
     Tutorial,
+    /// W1's networks, class-conditional.
+    Cgan,
+    /// W2's networks, class-conditional.
+    CganConv,
+    /// W2's networks with a BatchNorm-free critic, trained as WGAN-GP.
+    WganGp,
 }
 
 impl ModelKind {
     /// Every model, in the order `--help` lists them.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Mlp, ModelKind::Dcgan, ModelKind::Tutorial];
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Mlp,
+        ModelKind::Dcgan,
+        ModelKind::Tutorial,
+        ModelKind::Cgan,
+        ModelKind::CganConv,
+        ModelKind::WganGp,
+    ];
 
     /// The model's name on the command line.
     pub fn name(self) -> &'static str {
@@ -138,7 +157,16 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
             ModelKind::Dcgan => "dcgan",
             ModelKind::Tutorial => "tutorial",
+            ModelKind::Cgan => "cgan",
+            ModelKind::CganConv => "cgan-conv",
+            ModelKind::WganGp => "wgan-gp",
         }
+    }
+
+    /// Whether the model draws images of a class it is given (and its
+    /// discriminator judges them against that class).
+    pub fn is_conditional(self) -> bool {
+        matches!(self, ModelKind::Cgan | ModelKind::CganConv)
     }
 
     /// Builds the model with weights drawn from `rng`.
@@ -147,6 +175,9 @@ impl ModelKind {
             ModelKind::Mlp => Box::new(mlp(rng)),
             ModelKind::Dcgan => Box::new(dcgan(rng)?),
             ModelKind::Tutorial => Box::new(tutorial(rng)),
+            ModelKind::Cgan => Box::new(cgan(rng)),
+            ModelKind::CganConv => Box::new(cgan_conv(rng)?),
+            ModelKind::WganGp => Box::new(wgan_gp(rng)?),
         })
     }
 }
