@@ -6,6 +6,11 @@
 //! `cargo bench --bench workloads [-- mlp|dcgan]`
 
 use gan_from_scratch::gan::bench::{self, BenchPlan};
+
+/// The same allocator as the `gan-mnist` binary, so that the bench measures
+/// what training costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gan_from_scratch::gan::models::ModelKind;
 
 fn main() {
