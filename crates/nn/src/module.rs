@@ -86,6 +86,19 @@ pub fn visit_child<T: Element>(
     child.visit(&mut |name, state| visitor(&format!("{prefix}.{name}"), state));
 }
 
+/// Visits a layer's `weight` and, if it has one, its `bias`: the state of
+/// Linear and the convolutions.
+pub fn visit_weight_and_bias<T: Element>(
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    visitor: &mut dyn FnMut(&str, State<'_, T>),
+) {
+    visitor("weight", State::Parameter(weight));
+    if let Some(b) = bias {
+        visitor("bias", State::Parameter(b));
+    }
+}
+
 /// Layers applied one after another; children are named `0`, `1`, ….
 ///
 /// ```

@@ -3,7 +3,7 @@
 //! backward, are in the tensor crate (`crates/tensor/src/ops/conv.rs`).
 
 use crate::init;
-use crate::module::{Module, State};
+use crate::module::{Module, State, visit_weight_and_bias};
 use rand::Rng;
 use tensor::{Conv2dParams, ConvTranspose2dParams, Element, Result, Tensor};
 
@@ -104,10 +104,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {
-        visitor("weight", State::Parameter(&self.weight));
-        if let Some(b) = &self.bias {
-            visitor("bias", State::Parameter(b));
-        }
+        visit_weight_and_bias(&self.weight, self.bias.as_ref(), visitor);
     }
 }
 
@@ -117,9 +114,6 @@ impl<T: Element> Module<T> for ConvTranspose2d<T> {
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {
-        visitor("weight", State::Parameter(&self.weight));
-        if let Some(b) = &self.bias {
-            visitor("bias", State::Parameter(b));
-        }
+        visit_weight_and_bias(&self.weight, self.bias.as_ref(), visitor);
     }
 }

@@ -1,7 +1,7 @@
 //! `Linear`: `y = x·Wᵀ + b`, with the weight stored `[out, in]` as in PyTorch.
 
 use crate::init;
-use crate::module::{Module, State};
+use crate::module::{Module, State, visit_weight_and_bias};
 use rand::Rng;
 use tensor::{Element, Result, Tensor, TensorError};
 
@@ -70,9 +70,6 @@ impl<T: Element> Module<T> for Linear<T> {
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {
-        visitor("weight", State::Parameter(&self.weight));
-        if let Some(b) = &self.bias {
-            visitor("bias", State::Parameter(b));
-        }
+        visit_weight_and_bias(&self.weight, self.bias.as_ref(), visitor);
     }
 }

@@ -216,10 +216,8 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         Ok(())
     }
 
-    fn zero_grad(&self) {
-        for (_, p) in &self.params {
-            p.zero_grad();
-        }
+    fn parameters(&self) -> &[(String, Tensor<T>)] {
+        &self.params
     }
 
     fn learning_rate(&self) -> f64 {

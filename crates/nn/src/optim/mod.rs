@@ -17,8 +17,15 @@ pub trait Optimizer<T: Element = f32>: Send {
     /// Applies one update to every parameter that has a gradient.
     fn step(&mut self) -> Result<()>;
 
+    /// The parameters this optimizer updates, with their dotted names.
+    fn parameters(&self) -> &[(String, Tensor<T>)];
+
     /// Forgets every parameter's gradient.
-    fn zero_grad(&self);
+    fn zero_grad(&self) {
+        for (_, p) in self.parameters() {
+            p.zero_grad();
+        }
+    }
 
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
