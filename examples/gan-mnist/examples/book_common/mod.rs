@@ -1,0 +1,145 @@
+//! Shared by the book's examples (`examples/book_*.rs`): where the figures
+//! go, where MNIST is, and one line chart drawn with `plotters`, in the
+//! manner of `crates/gan/src/plot.rs` (SVG, no font files, atomic write).
+
+#![allow(dead_code)] // each example uses only part of this module
+
+use gan::data::{Dataset, ImageSet, Split};
+use nn::checkpoint::write_atomically;
+use plotters::prelude::*;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+/// The folder the book's images live in, created if needed.
+pub fn images_dir() -> Result<PathBuf, Box<dyn Error>> {
+    // The examples run from the workspace root (`cargo run -p gan-mnist
+    // --example …`); CARGO_MANIFEST_DIR makes them work from anywhere.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir.canonicalize()?)
+}
+
+/// The MNIST training set, from `--data-dir DIR` on the command line, else
+/// `$MNIST_DIR`, else `./data/mnist` (downloaded there if missing, as the
+/// `gan-mnist` command does).
+pub fn mnist_train() -> Result<ImageSet, Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args
+        .iter()
+        .position(|a| a == "--data-dir")
+        .map(|i| {
+            args.get(i + 1)
+                .map(PathBuf::from)
+                .ok_or("--data-dir needs a folder after it")
+        })
+        .transpose()?;
+    let dataset = Dataset::Mnist;
+    Ok(gan::data::load(
+        dataset,
+        Split::Train,
+        dir.as_deref(),
+        &dataset.downloader(),
+    )?)
+}
+
+/// One curve of a [`line_chart`].
+pub struct Series {
+    /// The legend label.
+    pub label: String,
+    /// The points, in drawing order.
+    pub points: Vec<(f64, f64)>,
+    /// The colour.
+    pub color: RGBColor,
+}
+
+impl Series {
+    /// A curve from its label, colour and points.
+    pub fn new(label: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.into(),
+            points,
+            color,
+        }
+    }
+}
+
+/// The axes of a [`line_chart`].
+pub struct Axes<'a> {
+    /// The title above the chart.
+    pub title: &'a str,
+    /// The x-axis label.
+    pub x_desc: &'a str,
+    /// The y-axis label.
+    pub y_desc: &'a str,
+    /// The x range.
+    pub x: std::ops::Range<f64>,
+    /// The y range.
+    pub y: std::ops::Range<f64>,
+    /// A logarithmic x axis.
+    pub log_x: bool,
+}
+
+/// Draws `series` on `axes` and writes the SVG to `path` (700×450 pixels).
+pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series]) -> Result<(), Box<dyn Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (700, 450)).into_drawing_area();
+        root.fill(&WHITE)?;
+        if axes.log_x {
+            let chart = ChartBuilder::on(&root)
+                .caption(axes.title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(axes.x.clone().log_scale(), axes.y.clone())?;
+            finish(chart, axes, series)?;
+        } else {
+            let chart = ChartBuilder::on(&root)
+                .caption(axes.title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(axes.x.clone(), axes.y.clone())?;
+            finish(chart, axes, series)?;
+        }
+        root.present()?;
+    }
+    write_atomically(path, svg.as_bytes())?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The mesh, the curves and the legend of a chart of either x-axis kind.
+fn finish<'a, X>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    axes: &Axes<'_>,
+    series: &[Series],
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for s in series {
+        let color = s.color;
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
