@@ -1,9 +1,10 @@
 //! Chapter 3 of the book (`docs/03-the-gan-game.md`): the saturating and the
 //! non-saturating generator loss, measured on a real run.
 //!
-//! Trains a model (default `mlp`; `--model dcgan` etc.) on real MNIST with
-//! the project's `Trainer` (non-saturating loss, as always), and at chosen
-//! steps measures, on one fixed batch of noise and the current weights:
+//! Trains a model (default `dcgan`, the project's default; `--model mlp`
+//! etc.) on real MNIST with the project's `Trainer` (non-saturating loss, as
+//! always), and at chosen steps measures, on one fixed batch of noise and
+//! the current weights:
 //! the mean `D(G(z))`, and the gradient of both generator losses
 //!
 //! ```text
@@ -85,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let model = match args.iter().position(|a| a == "--model") {
         Some(i) => args.get(i + 1).ok_or("--model needs a name")?.parse::<ModelKind>()?,
-        None => ModelKind::Mlp,
+        None => ModelKind::Dcgan,
     };
     let data = book_common::mnist_train()?;
     let mut trainer = Trainer::new(TrainConfig::new(model), data)?;
