@@ -20,7 +20,11 @@ fn square(x: &Tensor<f64>) -> Tensor<f64> {
     Tensor::from_op("square", &[x], x.array().mapv(|v| v * v), |ctx| {
         // d(x²)/dx = 2x
         let g = ctx.grad.mul(&ctx.input(0).mul_scalar(2.0))?;
-        println!("  backward of square: ȳ = {:?} → x̄ = {:?}", ctx.grad.to_vec(), g.to_vec());
+        println!(
+            "  backward of square: ȳ = {:?} → x̄ = {:?}",
+            ctx.grad.to_vec(),
+            g.to_vec()
+        );
         Ok(vec![Some(g)])
     })
 }
@@ -30,7 +34,11 @@ fn triple(x: &Tensor<f64>) -> Tensor<f64> {
     Tensor::from_op("triple", &[x], x.array().mapv(|v| 3.0 * v), |ctx| {
         // d(3x)/dx = 3
         let g = ctx.grad.mul_scalar(3.0);
-        println!("  backward of triple: ȳ = {:?} → x̄ = {:?}", ctx.grad.to_vec(), g.to_vec());
+        println!(
+            "  backward of triple: ȳ = {:?} → x̄ = {:?}",
+            ctx.grad.to_vec(),
+            g.to_vec()
+        );
         Ok(vec![Some(g)])
     })
 }
@@ -108,8 +116,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n3. A derivative of a derivative: f(t) = t³ at t = 2.");
     let t = Tensor::<f64>::scalar(2.0).with_requires_grad();
     let f = t.mul(&t)?.mul(&t)?;
-    let df = &grad(&[f], &[t.clone()], None, BackwardOptions::create_graph())?[0];
-    let d2f = &grad(&[df.clone()], &[t.clone()], None, BackwardOptions::default())?[0];
+    let df = &grad(
+        &[f],
+        std::slice::from_ref(&t),
+        None,
+        BackwardOptions::create_graph(),
+    )?[0];
+    let d2f = &grad(
+        std::slice::from_ref(df),
+        std::slice::from_ref(&t),
+        None,
+        BackwardOptions::default(),
+    )?[0];
     println!(
         "  f'(2) = {} (3t² = 12), f''(2) = {} (6t = 12); df has a graph: {}",
         df.item()?,

@@ -78,7 +78,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let jsd = 0.5 * kl(&p_data) + 0.5 * kl(&p_g);
     println!("p_data = ½N(−1.5, 0.5²) + ½N(1.5, 0.5²), p_g = N(0, 1.2²):");
     println!("  V(G, D*)          = {value:.6}");
-    println!("  −log 4 + 2·JSD    = {:.6}   (JSD = {jsd:.6} nats)", -(4f64.ln()) + 2.0 * jsd);
+    println!(
+        "  −log 4 + 2·JSD    = {:.6}   (JSD = {jsd:.6} nats)",
+        -(4f64.ln()) + 2.0 * jsd
+    );
     println!("  −log 4 (p_g = p_data) = {:.6}", -(4f64.ln()));
 
     // A discriminator trained on samples, with BCE on logits and Adam.
@@ -100,7 +103,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..steps {
         let (real, fake) = (draw(256, true, &mut rng)?, draw(256, false, &mut rng)?);
         opt.zero_grad();
-        let loss = bce_with_logits_to(&d.forward(&real)?, 1.0)?.add(&bce_with_logits_to(&d.forward(&fake)?, 0.0)?)?;
+        let loss = bce_with_logits_to(&d.forward(&real)?, 1.0)?
+            .add(&bce_with_logits_to(&d.forward(&fake)?, 0.0)?)?;
         loss.backward()?;
         opt.step()?;
     }
@@ -139,7 +143,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Series::new(
                 "trained D: σ(D(x))",
                 BLUE,
-                plot_xs.iter().zip(&learned).map(|(&x, &l)| (x, f64::from(l))).collect(),
+                plot_xs
+                    .iter()
+                    .zip(&learned)
+                    .map(|(&x, &l)| (x, f64::from(l)))
+                    .collect(),
             ),
         ],
     )?;

@@ -77,18 +77,32 @@ fn pixel_soup(data: &ImageSet, rng: &mut ChaCha8Rng, n: usize) -> Result<Tensor,
 
 /// Trains `d` to tell real images from pixel soup (the tutorial's Adam and
 /// BCE) and returns its accuracy on 1,000 + 1,000 fresh images.
-fn separate(d: &Sequential, data: &ImageSet, steps: usize, rng: &mut ChaCha8Rng) -> Result<f64, Box<dyn std::error::Error>> {
+fn separate(
+    d: &Sequential,
+    data: &ImageSet,
+    steps: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut opt = Adam::new(d.named_parameters(), AdamConfig::gan());
     for _ in 0..steps {
         let (real, soup) = (real_batch(data, rng, 64)?, pixel_soup(data, rng, 64)?);
         opt.zero_grad();
-        let loss = bce_with_logits_to(&d.forward(&real)?, 1.0)?.add(&bce_with_logits_to(&d.forward(&soup)?, 0.0)?)?;
+        let loss = bce_with_logits_to(&d.forward(&real)?, 1.0)?
+            .add(&bce_with_logits_to(&d.forward(&soup)?, 0.0)?)?;
         loss.backward()?;
         opt.step()?;
     }
     let (real, soup) = (real_batch(data, rng, 1000)?, pixel_soup(data, rng, 1000)?);
-    let right_real = no_grad(|| d.forward(&real))?.to_vec().iter().filter(|&&a| a > 0.0).count();
-    let right_soup = no_grad(|| d.forward(&soup))?.to_vec().iter().filter(|&&a| a <= 0.0).count();
+    let right_real = no_grad(|| d.forward(&real))?
+        .to_vec()
+        .iter()
+        .filter(|&&a| a > 0.0)
+        .count();
+    let right_soup = no_grad(|| d.forward(&soup))?
+        .to_vec()
+        .iter()
+        .filter(|&&a| a <= 0.0)
+        .count();
     Ok((right_real + right_soup) as f64 / 2000.0)
 }
 
@@ -173,7 +187,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for layer in &layers[1..] {
         weight = layer.weight.matmul(&weight)?;
         let b = layer.bias.clone().ok_or("bias")?;
-        bias = layer.weight.matmul(&bias.reshape(&[bias.numel(), 1])?)?.reshape(&[b.numel()])?.add(&b)?;
+        bias = layer
+            .weight
+            .matmul(&bias.reshape(&[bias.numel(), 1])?)?
+            .reshape(&[b.numel()])?
+            .add(&b)?;
     }
     let single = Linear::from_tensors(weight.detach(), Some(bias.detach()))?;
     let one = single.forward(&x)?;
@@ -185,17 +203,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .fold(0.0, f64::max);
     println!(
         "  4 layers, {} weights; one Linear(1024 → 1), {} weights; max |difference| on 16 inputs = {gap:.1e}",
-        layers.iter().map(|l| l.weight.numel() + l.weight.shape()[0]).sum::<usize>(),
+        layers
+            .iter()
+            .map(|l| l.weight.numel() + l.weight.shape()[0])
+            .sum::<usize>(),
         single.weight.numel() + 1
     );
 
     let data = book_common::mnist_train()?;
-    println!("\n3. Real digits against pixel soup (same mean image), 600 steps of Adam(2e-4, 0.5), batch 64 + 64:");
+    println!(
+        "\n3. Real digits against pixel soup (same mean image), 600 steps of Adam(2e-4, 0.5), batch 64 + 64:"
+    );
     let widths = [1024, 64, 128, 256, 1];
     let linear_acc = separate(&dense_stack(&widths, false, &mut rng), &data, 600, &mut rng)?;
     let leaky_acc = separate(&dense_stack(&widths, true, &mut rng), &data, 600, &mut rng)?;
-    println!("  held-out accuracy, no activations (the tutorial's D): {:.1} %", 100.0 * linear_acc);
-    println!("  held-out accuracy, LeakyReLU(0.2) between layers:   {:.1} %", 100.0 * leaky_acc);
+    println!(
+        "  held-out accuracy, no activations (the tutorial's D): {:.1} %",
+        100.0 * linear_acc
+    );
+    println!(
+        "  held-out accuracy, LeakyReLU(0.2) between layers:   {:.1} %",
+        100.0 * leaky_acc
+    );
     let soup = pixel_soup(&data, &mut rng, 16)?;
     let soup_png = book_common::images_dir()?.join("book-keras-pixel-soup.png");
     write_png(&image_grid(&soup, 8, PixelRange::Unit)?, &soup_png)?;
@@ -212,7 +241,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             model.generate(&z, &[])?
         };
         bce_with_logits_to(&model.discriminate(&fake, &[])?, 0.0)?.backward()?;
-        let touched = model.generator().parameters().iter().filter(|p| p.grad().is_some()).count();
+        let touched = model
+            .generator()
+            .parameters()
+            .iter()
+            .filter(|p| p.grad().is_some())
+            .count();
         println!(
             "  detached: {detached:5}  → generator weights given a gradient by D's loss: {touched} of {}",
             model.generator().parameters().len()
@@ -222,13 +256,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n5. Training loops, mlp model (W1), 937 steps (one epoch) each:");
     let dir = book_common::images_dir()?;
     for (wrong, name) in [(false, "right"), (true, "wrong")] {
-        let (d_real, d_fake) = train_loop(&data, wrong, 937, &dir.join(format!("book-keras-loop-{name}.png")))?;
+        let (d_real, d_fake) = train_loop(
+            &data,
+            wrong,
+            937,
+            &dir.join(format!("book-keras-loop-{name}.png")),
+        )?;
         println!(
             "  {}: last 100 steps, mean D(x) = {d_real:.3}, mean D(G(z)) = {d_fake:.3}",
             if wrong {
                 "generator step also steps D (fakes labelled real)"
             } else {
-                "the project's loop (D frozen in the generator step)"
+                "the project's loop (D not updated in the generator step)"
             }
         );
     }

@@ -30,7 +30,10 @@ fn linear(rng: &mut ChaCha8Rng) -> Result<(), Box<dyn std::error::Error>> {
     let x = Tensor::<f64>::randn(&[4, 3], 0.0, 1.0, rng)?.with_requires_grad();
     let y = layer.forward(&x)?;
     let bias = layer.bias.as_ref().ok_or("Linear::new has a bias")?;
-    let by_hand = x.detach().matmul(&layer.weight.detach().t()?)?.add(&bias.detach())?;
+    let by_hand = x
+        .detach()
+        .matmul(&layer.weight.detach().t()?)?
+        .add(&bias.detach())?;
     // Seed the backward with a random ȳ so that every entry matters.
     let seed = Tensor::<f64>::randn(&[4, 2], 0.0, 1.0, rng)?;
     y.backward_with(Some(&seed), Default::default())?;
@@ -39,10 +42,22 @@ fn linear(rng: &mut ChaCha8Rng) -> Result<(), Box<dyn std::error::Error>> {
     let x_bar = seed.matmul(&layer.weight.detach())?; // ȳ·W, [4, 3]
     let grad = |t: &Tensor<f64>| t.grad().map(|g| g.to_vec()).unwrap_or_default();
     println!("Linear(3 → 2) on a batch of 4, against the matrix products:");
-    println!("  forward  |layer − (x·Wᵀ + b)|  = {:.1e}", max_gap(&y.to_vec(), &by_hand.to_vec()));
-    println!("  W̄        |autodiff − ȳᵀ·x|     = {:.1e}", max_gap(&grad(&layer.weight), &w_bar.to_vec()));
-    println!("  b̄        |autodiff − Σₙ ȳₙ|    = {:.1e}", max_gap(&grad(bias), &b_bar.to_vec()));
-    println!("  x̄        |autodiff − ȳ·W|      = {:.1e}", max_gap(&grad(&x), &x_bar.to_vec()));
+    println!(
+        "  forward  |layer − (x·Wᵀ + b)|  = {:.1e}",
+        max_gap(&y.to_vec(), &by_hand.to_vec())
+    );
+    println!(
+        "  W̄        |autodiff − ȳᵀ·x|     = {:.1e}",
+        max_gap(&grad(&layer.weight), &w_bar.to_vec())
+    );
+    println!(
+        "  b̄        |autodiff − Σₙ ȳₙ|    = {:.1e}",
+        max_gap(&grad(bias), &b_bar.to_vec())
+    );
+    println!(
+        "  x̄        |autodiff − ȳ·W|      = {:.1e}",
+        max_gap(&grad(&x), &x_bar.to_vec())
+    );
     Ok(())
 }
 
@@ -89,7 +104,9 @@ fn batch_norm(rng: &mut ChaCha8Rng) -> Result<(), Box<dyn std::error::Error>> {
     let seed = Tensor::<f64>::randn(&[8, 3], 0.0, 1.0, rng)?;
     let layer = BatchNorm1d::<f64>::new(3);
     let fused_x = x.detach().with_requires_grad();
-    layer.forward(&fused_x)?.backward_with(Some(&seed), Default::default())?;
+    layer
+        .forward(&fused_x)?
+        .backward_with(Some(&seed), Default::default())?;
     let composed_x = x.detach().with_requires_grad();
     let mean = composed_x.mean_axes(&[0], true)?;
     let var = composed_x.var_axes(&[0], true, 0)?;
@@ -117,7 +134,14 @@ fn batch_norm(rng: &mut ChaCha8Rng) -> Result<(), Box<dyn std::error::Error>> {
 fn bce() -> Result<(), Box<dyn std::error::Error>> {
     println!("BCE in f32, loss and ∂loss/∂x, for logit x and target y:");
     println!("  |    x |  y | sigmoid→BCE loss | its ∂/∂x | BCE on logits | its ∂/∂x | exact loss |");
-    for (x, y) in [(100.0f32, 1.0f32), (100.0, 0.0), (-100.0, 1.0), (20.0, 1.0), (-20.0, 1.0), (2.0, 1.0)] {
+    for (x, y) in [
+        (100.0f32, 1.0f32),
+        (100.0, 0.0),
+        (-100.0, 1.0),
+        (20.0, 1.0),
+        (-20.0, 1.0),
+        (2.0, 1.0),
+    ] {
         let run = |fused: bool| -> Result<(f32, f32), Box<dyn std::error::Error>> {
             let logit = Tensor::<f32>::from_vec(vec![x], &[1])?.with_requires_grad();
             let target = Tensor::<f32>::from_vec(vec![y], &[1])?;
@@ -168,7 +192,11 @@ fn adam() -> Result<(), Box<dyn std::error::Error>> {
     println!("Adam(lr 2e-4, betas (0.5, 0.999)), gradient 1 at every step: step size / lr");
     println!("  | step | with bias correction | without |");
     for t in [1usize, 2, 10, 100, 1000, 3000] {
-        println!("  | {t:>4} | {:>20.4} | {:>7.3} |", corrected[t - 1].1, uncorrected[t - 1].1);
+        println!(
+            "  | {t:>4} | {:>20.4} | {:>7.3} |",
+            corrected[t - 1].1,
+            uncorrected[t - 1].1
+        );
     }
     let path = images_dir()?.join("book-adam-bias.svg");
     line_chart(

@@ -85,17 +85,20 @@ fn probe(trainer: &Trainer, z: &Tensor) -> tensor::Result<Probe> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let model = match args.iter().position(|a| a == "--model") {
-        Some(i) => args.get(i + 1).ok_or("--model needs a name")?.parse::<ModelKind>()?,
+        Some(i) => args
+            .get(i + 1)
+            .ok_or("--model needs a name")?
+            .parse::<ModelKind>()?,
         None => ModelKind::Dcgan,
     };
     let data = book_common::mnist_train()?;
     let mut trainer = Trainer::new(TrainConfig::new(model), data)?;
     let noise_dim = trainer.model().noise_dim();
     let z = Tensor::randn(&[64, noise_dim], 0.0, 1.0, &mut ChaCha8Rng::seed_from_u64(99))?;
+    println!("model {model}, seed 0, batch 64, Adam(2e-4, (0.5, 0.999)); probe: 64 fixed noise vectors");
     println!(
-        "model {model}, seed 0, batch 64, Adam(2e-4, (0.5, 0.999)); probe: 64 fixed noise vectors"
+        "| step | mean D(G(z)) | mean σ(a) = ∣∂L_sat/∂a∣·B | mean 1 − σ(a) = ∣∂L_ns/∂a∣·B | ‖∇θ_G L_sat‖ | ‖∇θ_G L_ns‖ | ratio ns/sat |"
     );
-    println!("| step | mean D(G(z)) | mean σ(a) = ∣∂L_sat/∂a∣·B | mean 1 − σ(a) = ∣∂L_ns/∂a∣·B | ‖∇θ_G L_sat‖ | ‖∇θ_G L_ns‖ | ratio ns/sat |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     let probes = [0u64, 25, 50, 100, 200, 300, 400, 500];
     for &at in &probes {
