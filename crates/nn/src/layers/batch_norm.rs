@@ -21,7 +21,7 @@
 //! written with tensor ops, so it can be differentiated again. The scale and
 //! shift `y = γ·x̂ + β`, and evaluation mode, are composed of broadcasting ops.
 //!
-//! Gradient checks: `tests/nn_layers.rs` and `tests/gradcheck_batch_norm.rs`.
+//! Gradient checks: `tests/nn_layers.rs` and `tests/gradcheck_fused.rs`.
 
 use crate::module::{Module, State};
 use ndarray::{ArrayD, IxDyn};
