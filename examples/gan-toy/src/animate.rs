@@ -29,7 +29,9 @@ impl GifBuilder {
         colours.resize(colours.len().next_power_of_two(), [0, 0, 0]);
         let mut encoder =
             gif::Encoder::new(Vec::new(), w, h, &colours.concat()).map_err(|e| format!("gif: {e}"))?;
-        encoder.set_repeat(gif::Repeat::Infinite).map_err(|e| format!("gif: {e}"))?;
+        encoder
+            .set_repeat(gif::Repeat::Infinite)
+            .map_err(|e| format!("gif: {e}"))?;
         Ok(GifBuilder {
             encoder,
             width,
@@ -70,7 +72,9 @@ impl GifBuilder {
             buffer: Cow::Borrowed(&frame.pixels),
             ..gif::Frame::default()
         };
-        self.encoder.write_frame(&gif_frame).map_err(|e| format!("gif: {e}"))
+        self.encoder
+            .write_frame(&gif_frame)
+            .map_err(|e| format!("gif: {e}"))
     }
 }
 
@@ -149,5 +153,8 @@ fn js_string(s: &str) -> String {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -58,7 +58,11 @@ pub fn palette() -> Vec<[u8; 3]> {
 /// The band of a score in [0, 1] (NaN, from a diverged D, falls in band 0).
 pub fn band(score: f32) -> u8 {
     let b = (score * BANDS as f32).floor();
-    if b.is_nan() { 0 } else { b.clamp(0.0, (BANDS - 1) as f32) as u8 }
+    if b.is_nan() {
+        0
+    } else {
+        b.clamp(0.0, (BANDS - 1) as f32) as u8
+    }
 }
 
 /// An indexed-colour picture, row-major: pixel `(x, y)` is
@@ -80,7 +84,10 @@ pub fn grid_points(cells: usize) -> Vec<Point> {
     (0..cells * cells)
         .map(|k| {
             let (row, col) = (k / cells, k % cells);
-            [-VIEW + (col as f32 + 0.5) * step, VIEW - (row as f32 + 0.5) * step]
+            [
+                -VIEW + (col as f32 + 0.5) * step,
+                VIEW - (row as f32 + 0.5) * step,
+            ]
         })
         .collect()
 }
@@ -168,7 +175,11 @@ pub fn strip(frames: &[Frame]) -> Result<Frame, String> {
             pixels.extend_from_slice(&f.pixels[row * f.width..(row + 1) * f.width]);
         }
     }
-    Ok(Frame { width, height, pixels })
+    Ok(Frame {
+        width,
+        height,
+        pixels,
+    })
 }
 
 /// The frame as a PNG file: 8-bit indexed colour with [`palette`], written

@@ -3,7 +3,7 @@
 //! ```text
 //! gan-toy                                       ring8, the default settings: covers the ring
 //! gan-toy --dataset grid25 --steps 4000         another data set
-//! gan-toy --lr-g 5e-3 --out runs-toy/collapse   a setting that collapses (see docs chapter 5)
+//! gan-toy --lr-g 1e-2 --out runs-toy/collapse   a setting that collapses (see docs chapter 5)
 //! gan-toy --loss lsgan                          another loss
 //! ```
 //!
@@ -28,16 +28,16 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Toy::Ring8)]
     dataset: Toy,
     /// Generator steps.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 4000)]
     steps: u64,
     /// A frame every this many steps (and one at the end).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     frame_every: u64,
     /// Points per batch.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
     batch_size: u64,
     /// Learning rate of both networks (overridden by --lr-g / --lr-d).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 2e-4)]
     lr: f64,
     /// The generator's learning rate [default: --lr].
     #[arg(long)]
@@ -63,6 +63,10 @@ struct Cli {
     /// Length of the generator's noise vector.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
     noise_dim: u64,
+    /// Give the discriminator the batch's spread as a third input (a fix
+    /// for mode collapse: a collapsed batch is visibly too narrow).
+    #[arg(long)]
+    minibatch_std: bool,
     /// Seed of every random draw; same seed and threads, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -118,6 +122,7 @@ fn train(cli: Cli) -> Result<(), String> {
         loss: cli.loss,
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
+        minibatch_std: cli.minibatch_std,
         seed: cli.seed,
     };
     config.validate().map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@
 //! <out>/frames/step_000000.png …   one frame every --frame-every steps, and the last
 //! <out>/animation.gif              the frames, looping
 //! <out>/index.html                 the frames behind a slider
-//! <out>/strip.png                  five frames spread over the run, side by side
+//! <out>/strip.png                  five frames spread over the run (fewer if there are fewer)
 //! <out>/d_vs_optimal.png           the trained D's heat map | D* = p_data/(p_data + p_g)
 //! <out>/metrics.csv                one row per frame
 //! <out>/summary.json               settings and the final coverage numbers
@@ -121,8 +121,10 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
     let grid = grid_points(cells);
 
     let steps = frame_steps(config.steps, options.frame_every);
-    let strip_at: Vec<usize> = (0..STRIP_FRAMES)
-        .map(|k| k * (steps.len() - 1) / (STRIP_FRAMES - 1))
+    // Up to STRIP_FRAMES frames, spread evenly from the first to the last.
+    let strip_count = STRIP_FRAMES.min(steps.len());
+    let strip_at: Vec<usize> = (0..strip_count)
+        .map(|k| k * (steps.len() - 1) / (strip_count - 1).max(1))
         .collect();
     let mut gif = GifBuilder::new(options.frame_size, options.frame_size)?;
     let mut strip_frames = Vec::new();
@@ -138,7 +140,7 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
             stats = Some(trainer.step().map_err(|e| e.to_string())?);
         }
         let fake = trainer.generate(&eval_z).map_err(|e| e.to_string())?;
-        let scores = trainer.scores(&grid).map_err(|e| e.to_string())?;
+        let scores = trainer.scores(&grid, &real).map_err(|e| e.to_string())?;
         let frame = render(
             options.frame_size,
             &FrameContent {
@@ -160,7 +162,10 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
             nearest: nearest_distances(&fake, &real),
         };
         if options.verbose {
-            println!("{}", report_line(&report, config.steps, config.dataset.modes().map(|m| m.len())));
+            println!(
+                "{}",
+                report_line(&report, config.steps, config.dataset.modes().map(|m| m.len()))
+            );
         }
         page.push(PageFrame {
             src: format!("frames/{name}"),
@@ -179,10 +184,16 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
     gif.finish(&out.join("animation.gif"))?;
     write_png(&strip(&strip_frames)?, &out.join("strip.png"))?;
     let (frame, fake) = last_frame.expect("frame_steps is never empty");
-    write_png(&d_vs_optimal(frame, &grid, cells, &real, &fake, options.frame_size)?, &out.join("d_vs_optimal.png"))?;
+    write_png(
+        &d_vs_optimal(frame, &grid, cells, &real, &fake, options.frame_size)?,
+        &out.join("d_vs_optimal.png"),
+    )?;
     let title = format!("gan-toy: {}", config.dataset);
     let description = format!("settings: {}", config.to_json());
-    write_file(&out.join("index.html"), html_page(&title, &description, &page).as_bytes())?;
+    write_file(
+        &out.join("index.html"),
+        html_page(&title, &description, &page).as_bytes(),
+    )?;
     write_file(&out.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
     let total_modes = config.dataset.modes().map_or(0, |m| m.len());
     let last = summary.last();
@@ -251,7 +262,12 @@ fn report_line(r: &FrameReport, steps: u64, total_modes: Option<usize>) -> Strin
     }
     let _ = write!(line, "  |grad G| {:.4}", r.generator_push);
     if let (Some(m), Some(total)) = (&r.modes, total_modes) {
-        let _ = write!(line, "  modes {}/{total}  high-quality {:.1}%", m.covered, 100.0 * m.high_quality);
+        let _ = write!(
+            line,
+            "  modes {}/{total}  high-quality {:.1}%",
+            m.covered,
+            100.0 * m.high_quality
+        );
     }
     let _ = write!(
         line,

@@ -5,7 +5,7 @@
 //! the sampler every step instead of an epoch of images.
 
 use crate::datasets::{Point, Toy};
-use crate::models::toy_gan;
+use crate::models::{SpreadReference, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
 use gan::train::{discriminator_update, generator_update, stream_rng, streams};
@@ -37,25 +37,28 @@ pub struct ToyConfig {
     pub hidden: usize,
     /// Length of the noise vector `z`.
     pub noise_dim: usize,
+    /// Give D the batch's spread as an input (`models::MinibatchStd`).
+    pub minibatch_std: bool,
     /// Seed of every random draw.
     pub seed: u64,
 }
 
 impl ToyConfig {
-    /// The default run: `ring8`, 2,000 steps of batch 256, Adam lr 1e-3 with
+    /// The default run: `ring8`, 4,000 steps of batch 256, Adam lr 2e-4 with
     /// betas (0.5, 0.999), one D step per G step, `bce`, 128 hidden units.
     pub fn new(dataset: Toy) -> Self {
         ToyConfig {
             dataset,
-            steps: 2000,
+            steps: 4000,
             batch_size: 256,
-            lr_g: 1e-3,
-            lr_d: 1e-3,
+            lr_g: 2e-4,
+            lr_d: 2e-4,
             betas: (0.5, 0.999),
             d_steps: 1,
             loss: LossKind::Bce,
             hidden: 128,
             noise_dim: 16,
+            minibatch_std: false,
             seed: 0,
         }
     }
@@ -101,6 +104,7 @@ impl ToyConfig {
             "loss": self.loss.name(),
             "hidden": self.hidden,
             "noise_dim": self.noise_dim,
+            "minibatch_std": self.minibatch_std,
             "seed": self.seed,
         })
     }
@@ -127,6 +131,8 @@ pub const EVAL_REAL_STREAM: u64 = 4;
 pub struct ToyTrainer {
     config: ToyConfig,
     model: SequentialGan,
+    /// D's spread override, if D has a `MinibatchStd` layer.
+    spread: Option<SpreadReference>,
     objective: Box<dyn Objective>,
     opt_g: Adam,
     opt_d: Adam,
@@ -141,9 +147,10 @@ impl ToyTrainer {
     /// A fresh run: weights drawn from the seed's weight stream.
     pub fn new(config: ToyConfig) -> Result<Self> {
         config.validate()?;
-        let model = toy_gan(
+        let (model, spread) = toy_gan(
             config.hidden,
             config.noise_dim,
+            config.minibatch_std,
             &mut stream_rng(config.seed, streams::WEIGHTS),
         );
         let adam = |lr| AdamConfig {
@@ -160,6 +167,7 @@ impl ToyTrainer {
             step: 0,
             config,
             model,
+            spread,
             opt_g,
             opt_d,
         })
@@ -219,12 +227,28 @@ impl ToyTrainer {
     /// output clamped to [0, 1] for `lsgan` (whose targets are 0 and 1),
     /// and `(output + 1)/2` clamped to [0, 1] for `hinge` (whose margins
     /// are ±1). In every case ½ means "cannot tell".
-    pub fn scores(&self, points: &[Point]) -> Result<Vec<f32>> {
-        let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?;
+    ///
+    /// With a minibatch-spread D, `reference` (the real points) sets the
+    /// spread each point is scored with: D's verdict on `x` in a batch as
+    /// spread as those points.
+    pub fn scores(&self, points: &[Point], reference: &[Point]) -> Result<Vec<f32>> {
+        let logits = match &self.spread {
+            None => no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?,
+            Some(handle) => {
+                let s = batch_spread(&points_tensor(reference)?)?.item()?;
+                set_spread(handle, Some(s));
+                let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]));
+                set_spread(handle, None);
+                logits?
+            }
+        };
         let logits = logits.to_vec();
         Ok(match self.config.loss {
             LossKind::Bce => logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect(),
-            LossKind::Hinge => logits.iter().map(|&l| ((l + 1.0) / 2.0).clamp(0.0, 1.0)).collect(),
+            LossKind::Hinge => logits
+                .iter()
+                .map(|&l| ((l + 1.0) / 2.0).clamp(0.0, 1.0))
+                .collect(),
             _ => logits.iter().map(|&l| l.clamp(0.0, 1.0)).collect(),
         })
     }
@@ -252,6 +276,10 @@ impl ToyTrainer {
             .map(|g| f64::from(g[0]).hypot(f64::from(g[1])))
             .sum())
     }
+}
+
+fn set_spread(handle: &SpreadReference, value: Option<f32>) {
+    *handle.lock().expect("no code panics while holding the reference") = value;
 }
 
 /// Points as a `[n, 2]` tensor.

@@ -19,11 +19,7 @@ use rand::Rng;
 /// layer's outputs) to `net`, with LeakyReLU(0.2) between them and nothing
 /// after the last. The fully connected GANs (here and in `tutorial.rs`) are
 /// made of these, and so are the 2-D toy GANs of `examples/gan-toy`.
-pub fn push_leaky_mlp<R: Rng + ?Sized>(
-    mut net: Sequential,
-    widths: &[usize],
-    rng: &mut R,
-) -> Sequential {
+pub fn push_leaky_mlp<R: Rng + ?Sized>(mut net: Sequential, widths: &[usize], rng: &mut R) -> Sequential {
     for (i, pair) in widths.windows(2).enumerate() {
         if i > 0 {
             net = net.push(LeakyReLU::new(0.2));
