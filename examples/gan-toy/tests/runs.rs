@@ -63,7 +63,11 @@ fn frames_are_pngs_of_the_stated_size_and_the_page_refers_to_them() {
     .expect("strip is a PNG")
     .info()
     .width;
-    assert_eq!(strip, 4 * 48 + 3 * 4, "all four frames (of at most five) and three gaps");
+    assert_eq!(
+        strip,
+        4 * 48 + 3 * 4,
+        "all four frames (of at most five) and three gaps"
+    );
     let gif = fs::read(dir.join("animation.gif")).expect("the GIF exists");
     assert!(
         gif.starts_with(b"GIF89a") && gif.ends_with(&[0x3B]),
