@@ -18,9 +18,9 @@
 
 use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::models::{GanModel, ModelKind};
-use crate::objective::{LossKind, Objective};
+use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use nn::{Adam, AdamConfig, Module, Optimizer};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tensor::{Result, Tensor, TensorError, no_grad};
@@ -234,15 +234,13 @@ impl Trainer {
             // Discriminator: real batch labelled real, fake batch labelled fake.
             let (real, labels) = self.next_real_batch()?;
             let z = self.noise(real.shape()[0])?;
-            let model = self.model.as_ref();
-            // Detached: no graph through G, so this update cannot move it.
-            let fake = no_grad(|| model.generate(&z, &labels))?;
-            self.opt_d.zero_grad();
-            let d = self
-                .objective
-                .discriminator_loss(model, &real, &fake, &labels, &mut self.noise_rng)?;
-            d.loss.backward()?;
-            self.opt_d.step()?;
+            let d = discriminator_update(
+                self.model.as_ref(),
+                self.objective.as_ref(),
+                &mut self.opt_d,
+                (&real, &z, &labels),
+                &mut self.noise_rng,
+            )?;
             last_d = Some(d);
         }
         let d = last_d.expect("d_steps ≥ 1 is validated");
@@ -250,18 +248,13 @@ impl Trainer {
         // Generator: fresh noise, scored by D against the label "real".
         let labels = self.random_labels(self.config.batch_size);
         let z = self.noise(self.config.batch_size)?;
-        let model = self.model.as_ref();
-        self.opt_g.zero_grad();
-        let fake = model.generate(&z, &labels)?;
-        // D's weights are not updated here, so their gradients are not
-        // needed: freezing them skips a third of D's backward pass.
-        let objective = self.objective.as_ref();
-        let loss_g = with_frozen(model.discriminator(), || {
-            let loss = objective.generator_loss(model, &fake, &labels)?;
-            loss.backward()?;
-            Ok(loss)
-        })?;
-        self.opt_g.step()?;
+        let loss_g = generator_update(
+            self.model.as_ref(),
+            self.objective.as_ref(),
+            &mut self.opt_g,
+            &z,
+            &labels,
+        )?;
         self.step += 1;
 
         Ok(StepStats {
@@ -335,6 +328,51 @@ impl Trainer {
         self.model.set_training(true);
         images
     }
+}
+
+/// One discriminator update of Algorithm 1: `fake = G(z)` without a graph
+/// (this update must not move G), the objective's loss on `real` against
+/// `fake`, and one step of `opt_d` on its gradient. `batch` is
+/// `(real, z, labels)`; `rng` serves objectives that draw random numbers.
+/// [`Trainer::step`] and the 2-D toy GANs (`examples/gan-toy`) share it.
+pub fn discriminator_update(
+    model: &dyn GanModel,
+    objective: &dyn Objective,
+    opt_d: &mut dyn Optimizer,
+    batch: (&Tensor, &Tensor, &[usize]),
+    rng: &mut dyn RngCore,
+) -> Result<DiscriminatorLoss> {
+    let (real, z, labels) = batch;
+    // Detached: no graph through G, so this update cannot move it.
+    let fake = no_grad(|| model.generate(z, labels))?;
+    opt_d.zero_grad();
+    let d = objective.discriminator_loss(model, real, &fake, labels, rng)?;
+    d.loss.backward()?;
+    opt_d.step()?;
+    Ok(d)
+}
+
+/// One generator update of Algorithm 1: `fake = G(z)`, scored by D through
+/// the objective's generator loss, and one step of `opt_g` on its gradient.
+/// Returns the loss.
+pub fn generator_update(
+    model: &dyn GanModel,
+    objective: &dyn Objective,
+    opt_g: &mut dyn Optimizer,
+    z: &Tensor,
+    labels: &[usize],
+) -> Result<Tensor> {
+    opt_g.zero_grad();
+    let fake = model.generate(z, labels)?;
+    // D's weights are not updated here, so their gradients are not
+    // needed: freezing them skips a third of D's backward pass.
+    let loss = with_frozen(model.discriminator(), || {
+        let loss = objective.generator_loss(model, &fake, labels)?;
+        loss.backward()?;
+        Ok(loss)
+    })?;
+    opt_g.step()?;
+    Ok(loss)
 }
 
 /// Runs `f` with `module`'s parameters excluded from gradient computation,

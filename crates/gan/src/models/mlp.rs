@@ -18,12 +18,8 @@ use rand::Rng;
 /// Appends Linear layers through `widths` (`widths[0]` inputs, then each
 /// layer's outputs) to `net`, with LeakyReLU(0.2) between them and nothing
 /// after the last. The fully connected GANs (here and in `tutorial.rs`) are
-/// made of these.
-pub(super) fn push_leaky_mlp<R: Rng + ?Sized>(
-    mut net: Sequential,
-    widths: &[usize],
-    rng: &mut R,
-) -> Sequential {
+/// made of these, and so are the 2-D toy GANs of `examples/gan-toy`.
+pub fn push_leaky_mlp<R: Rng + ?Sized>(mut net: Sequential, widths: &[usize], rng: &mut R) -> Sequential {
     for (i, pair) in widths.windows(2).enumerate() {
         if i > 0 {
             net = net.push(LeakyReLU::new(0.2));

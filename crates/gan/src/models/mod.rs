@@ -18,7 +18,7 @@ mod tutorial;
 
 pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
 pub use dcgan::{dcgan, wgan_gp};
-pub use mlp::mlp;
+pub use mlp::{mlp, push_leaky_mlp};
 pub use tutorial::tutorial;
 
 use crate::data::BatchOptions;
