@@ -13,7 +13,13 @@
 //!     θ_G    ← Adam step on ∇ loss_G
 //! ```
 //!
-//! [`Trainer::step`] is exactly that. Everything around it (the run folder,
+//! [`Trainer::step`] is exactly that, plus two guards: after each backward
+//! pass it checks that every gradient is finite (a NaN or infinity would
+//! otherwise be written into the weights by the optimizer, and the run would
+//! carry on producing noise), and with [`tensor::anomaly`] detection on it
+//! stops at the first op that produced a non-finite value. Either way the
+//! step fails with a [`StepError`] before the optimizer touches the weights.
+//! Everything around it (the run folder,
 //! logs, sample grids, checkpoints, resume) is in `run.rs`.
 
 use crate::data::{Dataset, ImageSet, epoch_order};
@@ -23,7 +29,8 @@ use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tensor::{Result, Tensor, TensorError, no_grad};
+use std::fmt;
+use tensor::{Result, Tensor, TensorError, anomaly, no_grad};
 
 /// Everything that defines a training run. Saved as `config.json` in the run
 /// folder, and read back on resume.
@@ -141,6 +148,102 @@ pub struct StepStats {
     pub d_fake: f64,
 }
 
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// A tensor operation failed (shapes, arguments).
+    Tensor(TensorError),
+    /// A parameter's gradient holds NaN or infinity. The optimizer has not
+    /// run, so the weights are unchanged.
+    NonFiniteGradient {
+        /// `"generator"` or `"discriminator"`.
+        network: &'static str,
+        /// The parameter's dotted name, e.g. `"net.0.weight"`.
+        parameter: String,
+        /// The first non-finite value in it.
+        value: f32,
+    },
+    /// Anomaly detection found an op whose output or gradient is not finite.
+    Anomaly(anomaly::Anomaly),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Tensor(e) => write!(f, "{e}"),
+            StepError::NonFiniteGradient {
+                network,
+                parameter,
+                value,
+            } => write!(f, "the gradient of {network} parameter `{parameter}` holds {value}"),
+            StepError::Anomaly(a) => write!(f, "anomaly detection: {a}"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl From<TensorError> for StepError {
+    fn from(e: TensorError) -> Self {
+        StepError::Tensor(e)
+    }
+}
+
+/// For callers that only deal in tensor errors (benchmarks, tests): the
+/// divergence becomes an argument error that still names the parameter.
+impl From<StepError> for TensorError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Tensor(e) => e,
+            other => TensorError::argument("training step", other.to_string()),
+        }
+    }
+}
+
+/// The first parameter in `params` (named as by `Module::named_parameters`)
+/// whose gradient is not finite, with the offending value.
+///
+/// One read of every gradient, split across threads for large ones: a
+/// vectorised finiteness test costs far less than the optimizer's update,
+/// which reads the same gradient and writes three arrays of its size.
+pub fn first_non_finite_gradient(params: &[(String, Tensor)]) -> Option<(String, f32)> {
+    use rayon::prelude::*;
+    params.iter().find_map(|(name, p)| {
+        let grad = p.grad()?.array();
+        let finite = match grad.as_slice_memory_order() {
+            Some(values) if values.len() >= tensor::kernels::PARALLEL_THRESHOLD => values
+                .par_chunks(tensor::kernels::PARALLEL_THRESHOLD)
+                .all(anomaly::all_finite),
+            Some(values) => anomaly::all_finite(values),
+            None => grad.iter().all(|v| v.is_finite()),
+        };
+        if finite {
+            return None;
+        }
+        let value = grad.iter().copied().find(|v| !v.is_finite())?;
+        Some((name.clone(), value))
+    })
+}
+
+/// Fails with [`StepError::NonFiniteGradient`] if a gradient of `network`'s
+/// parameters is not finite, and with [`StepError::Anomaly`] if anomaly
+/// detection has recorded one.
+fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::result::Result<(), StepError> {
+    if anomaly::is_enabled()
+        && let Some(found) = anomaly::take()
+    {
+        return Err(StepError::Anomaly(found));
+    }
+    match first_non_finite_gradient(params) {
+        Some((parameter, value)) => Err(StepError::NonFiniteGradient {
+            network,
+            parameter,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Where the trainer is in the data: the epoch, the shuffled order of this
 /// epoch, and the next position in it.
 pub(crate) struct DataCursor {
@@ -228,7 +331,11 @@ impl Trainer {
 
     /// One step of the game: `d_steps` discriminator updates, then one
     /// generator update.
-    pub fn step(&mut self) -> Result<StepStats> {
+    ///
+    /// Fails before an optimizer update if that update's gradients are not
+    /// finite (or, with anomaly detection on, if any op produced a
+    /// non-finite value): the weights then hold the last good values.
+    pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
             // Discriminator: real batch labelled real, fake batch labelled fake.
@@ -242,6 +349,7 @@ impl Trainer {
                 .objective
                 .discriminator_loss(model, &real, &fake, &labels, &mut self.noise_rng)?;
             d.loss.backward()?;
+            check_gradients("discriminator", self.opt_d.parameters())?;
             self.opt_d.step()?;
             last_d = Some(d);
         }
@@ -261,6 +369,7 @@ impl Trainer {
             loss.backward()?;
             Ok(loss)
         })?;
+        check_gradients("generator", self.opt_g.parameters())?;
         self.opt_g.step()?;
         self.step += 1;
 
