@@ -78,8 +78,15 @@ fn detection_names_the_first_op_and_its_shapes() {
         .backward_with(None, BackwardOptions::default())
         .unwrap();
     let found = anomaly::take().expect("the custom rule's NaN is recorded");
-    assert_eq!((found.op, found.pass), ("spike", Pass::Backward { within: "spike" }));
-    assert!(found.to_string().starts_with("the backward of `spike` produced NaN"));
+    assert_eq!(
+        (found.op, found.pass),
+        ("spike", Pass::Backward { within: "spike" })
+    );
+    assert!(
+        found
+            .to_string()
+            .starts_with("the backward of `spike` produced NaN")
+    );
 
     // A non-finite leaf is not an op's fault: the record says the input
     // was already non-finite.

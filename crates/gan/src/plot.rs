@@ -213,7 +213,11 @@ pub fn render_panels(title: &str, panels: &[Panel], size: (u32, u32)) -> Result<
 }
 
 /// One panel: axes with labels, the curves, and a legend naming them.
-fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel, steps: Range<f64>) -> Result<(), String> {
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    panel: &Panel,
+    steps: Range<f64>,
+) -> Result<(), String> {
     let values = padded_range(panel.series.iter().flat_map(|s| finite(s).map(|(_, y)| y)));
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.caption, ("sans-serif", 20))

@@ -31,11 +31,7 @@ pub const FILE_NAME: &str = "report.html";
 /// The quality columns of `metrics.csv` the page plots when they hold
 /// values: (column, caption, y axis).
 pub const QUALITY_COLUMNS: [(&str, &str, &str); 3] = [
-    (
-        "classifier_score",
-        "Classifier score (higher is better)",
-        "score",
-    ),
+    ("classifier_score", "Classifier score (higher is better)", "score"),
     (
         "frechet_distance",
         "Fréchet distance to real digits (lower is better)",
@@ -124,7 +120,9 @@ fn render(dir: &Path) -> Result<String, ReportError> {
             })
     };
 
-    let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let title = match (config.get("model"), config.get("dataset")) {
         (Some(model), Some(dataset)) => format!("{name}: {} on {}", plain(model), plain(dataset)),
         _ => name.clone(),
@@ -219,10 +217,7 @@ fn panel(caption: &str, y_label: &str, table: &MetricsTable, columns: &[&str]) -
     Panel {
         caption: caption.into(),
         y_label: y_label.into(),
-        series: columns
-            .iter()
-            .map(|c| Series::new(*c, table.points(c)))
-            .collect(),
+        series: columns.iter().map(|c| Series::new(*c, table.points(c))).collect(),
     }
 }
 
@@ -232,7 +227,12 @@ fn epoch_grids(dir: &Path) -> Result<Vec<(usize, String)>, ReportError> {
     let entries = match std::fs::read_dir(&samples) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ReportError::Read { path: samples, source }),
+        Err(source) => {
+            return Err(ReportError::Read {
+                path: samples,
+                source,
+            });
+        }
     };
     let mut grids: Vec<(usize, String)> = entries
         .filter_map(|entry| {

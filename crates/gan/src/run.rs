@@ -200,7 +200,10 @@ pub fn start(
         });
     }
     let trainer = Trainer::new(config, data)?;
-    std::fs::create_dir_all(dir.join("samples")).map_err(io_error(dir))?;
+    std::fs::create_dir_all(dir.join("samples")).map_err(|e| RunError::Folder {
+        path: dir.to_path_buf(),
+        detail: format!("cannot create the run folder: {e}"),
+    })?;
     let json = serde_json::to_vec_pretty(trainer.config()).expect("the config serialises");
     nn::checkpoint::write_atomically(&dir.join("config.json"), &json)
         .map_err(|e| RunError::Checkpoint(RunCheckpointError::Tensors(e)))?;
@@ -338,7 +341,7 @@ fn train_until_done(
             write_grid(&mut trainer, &dir.join(format!("samples/epoch_{epoch:03}.png")))?;
         }
         if epoch_end || options.checkpoint_every.is_some_and(|n| step % n == 0) {
-            last_checkpoint = Some(checkpoint::save(&trainer, &running, &checkpoints)?);
+            last_checkpoint = Some(save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?);
         }
         if epoch_end {
             report::write_report(dir)?;
@@ -348,9 +351,9 @@ fn train_until_done(
 
     // Always leave a checkpoint of the final state, then the pictures.
     let final_name = format!("step-{:09}", trainer.steps_done());
-    let checkpoint = match last_checkpoint.filter(|c| c.ends_with(&final_name)) {
-        Some(c) => c,
-        None => checkpoint::save(&trainer, &running, &checkpoints)?,
+    let checkpoint = match last_checkpoint.as_ref().filter(|c| c.ends_with(&final_name)) {
+        Some(c) => c.clone(),
+        None => save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?,
     };
     write_grid(&mut trainer, &dir.join("samples.png"))?;
     if config.model.is_conditional() {
@@ -371,6 +374,24 @@ fn train_until_done(
         last,
         checkpoint,
     })
+}
+
+/// Saves a checkpoint if every weight is finite; otherwise fails naming
+/// the weight, and `last` (the newest checkpoint) stays the newest.
+fn save_checked(
+    trainer: &Trainer,
+    running: &RunningMean,
+    dir: &Path,
+    last: &Option<PathBuf>,
+) -> Result<PathBuf, RunError> {
+    if let Err(e) = trainer.check_parameters() {
+        return Err(RunError::NonFinite {
+            step: trainer.steps_done(),
+            what: e.to_string(),
+            checkpoint: last.clone(),
+        });
+    }
+    Ok(checkpoint::save(trainer, running, dir)?)
 }
 
 /// Anomaly detection, switched on for the life of the value.

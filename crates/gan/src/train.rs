@@ -163,6 +163,17 @@ pub enum StepError {
         /// The first non-finite value in it.
         value: f32,
     },
+    /// A parameter's value holds NaN or infinity: an optimizer update with
+    /// finite gradients overflowed (found before a checkpoint is written, so
+    /// that no checkpoint holds such weights).
+    NonFiniteParameter {
+        /// `"generator"` or `"discriminator"`.
+        network: &'static str,
+        /// The parameter's dotted name.
+        parameter: String,
+        /// The first non-finite value in it.
+        value: f32,
+    },
     /// Anomaly detection found an op whose output or gradient is not finite.
     Anomaly(anomaly::Anomaly),
 }
@@ -175,7 +186,18 @@ impl fmt::Display for StepError {
                 network,
                 parameter,
                 value,
-            } => write!(f, "the gradient of {network} parameter `{parameter}` holds {value}"),
+            } => write!(
+                f,
+                "the gradient of {network} parameter `{parameter}` holds {value}"
+            ),
+            StepError::NonFiniteParameter {
+                network,
+                parameter,
+                value,
+            } => write!(
+                f,
+                "{network} parameter `{parameter}` holds {value} after the optimizer's update"
+            ),
             StepError::Anomaly(a) => write!(f, "anomaly detection: {a}"),
         }
     }
@@ -207,20 +229,33 @@ impl From<StepError> for TensorError {
 /// vectorised finiteness test costs far less than the optimizer's update,
 /// which reads the same gradient and writes three arrays of its size.
 pub fn first_non_finite_gradient(params: &[(String, Tensor)]) -> Option<(String, f32)> {
+    first_non_finite(params, Tensor::grad)
+}
+
+/// The first parameter in `params` whose value is not finite, with the
+/// offending value.
+pub fn first_non_finite_parameter(params: &[(String, Tensor)]) -> Option<(String, f32)> {
+    first_non_finite(params, |p| Some(p.clone()))
+}
+
+/// The first parameter whose array chosen by `pick` holds NaN or infinity.
+fn first_non_finite(
+    params: &[(String, Tensor)],
+    pick: impl Fn(&Tensor) -> Option<Tensor>,
+) -> Option<(String, f32)> {
     use rayon::prelude::*;
+    const CHUNK: usize = tensor::kernels::PARALLEL_THRESHOLD;
     params.iter().find_map(|(name, p)| {
-        let grad = p.grad()?.array();
-        let finite = match grad.as_slice_memory_order() {
-            Some(values) if values.len() >= tensor::kernels::PARALLEL_THRESHOLD => values
-                .par_chunks(tensor::kernels::PARALLEL_THRESHOLD)
-                .all(anomaly::all_finite),
-            Some(values) => anomaly::all_finite(values),
-            None => grad.iter().all(|v| v.is_finite()),
+        let values = pick(p)?.array();
+        let finite = match values.as_slice_memory_order() {
+            Some(slice) if slice.len() >= CHUNK => slice.par_chunks(CHUNK).all(anomaly::all_finite),
+            Some(slice) => anomaly::all_finite(slice),
+            None => values.iter().all(|v| v.is_finite()),
         };
         if finite {
             return None;
         }
-        let value = grad.iter().copied().find(|v| !v.is_finite())?;
+        let value = values.iter().copied().find(|v| !v.is_finite())?;
         Some((name.clone(), value))
     })
 }
@@ -408,6 +443,23 @@ impl Trainer {
     /// Uniform class labels for generated images (used by conditional models).
     fn random_labels(&mut self, batch: usize) -> Vec<usize> {
         (0..batch).map(|_| self.noise_rng.random_range(0..10)).collect()
+    }
+
+    /// Fails with [`StepError::NonFiniteParameter`] if a weight of either
+    /// network is NaN or infinite. Run before every checkpoint, so that a
+    /// checkpoint never holds such weights; not every step, since a bad
+    /// weight shows up in the next step's gradients anyway.
+    pub fn check_parameters(&self) -> std::result::Result<(), StepError> {
+        for (network, opt) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
+            if let Some((parameter, value)) = first_non_finite_parameter(opt.parameters()) {
+                return Err(StepError::NonFiniteParameter {
+                    network,
+                    parameter,
+                    value,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Generator steps taken so far.

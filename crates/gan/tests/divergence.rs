@@ -85,7 +85,10 @@ fn a_non_finite_gradient_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let first_weight = names[0].clone();
     assert!(first_weight.ends_with("1.weight"), "{names:?}");
     scale(model.discriminator(), &first_weight, 1e-30);
-    for later in names.iter().filter(|n| n.ends_with("3.weight") || n.ends_with("5.weight")) {
+    for later in names
+        .iter()
+        .filter(|n| n.ends_with("3.weight") || n.ends_with("5.weight"))
+    {
         scale(model.discriminator(), later, 1e25);
     }
     nn::checkpoint::save_module(model.discriminator(), &d_file).unwrap();

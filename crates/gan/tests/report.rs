@@ -65,12 +65,22 @@ fn every_run_writes_a_self_contained_report() {
         "{refs:?}"
     );
 
-    run::resume(config, synthetic_mnist(256, 1).unwrap(), &dir, &RunOptions::default()).unwrap();
+    run::resume(
+        config,
+        synthetic_mnist(256, 1).unwrap(),
+        &dir,
+        &RunOptions::default(),
+    )
+    .unwrap();
     let (html, refs) = assert_self_contained(&dir);
     let grids: Vec<&String> = refs.iter().filter(|r| r.starts_with("samples/")).collect();
     assert_eq!(
         grids,
-        ["samples/epoch_001.png", "samples/epoch_002.png", "samples/epoch_003.png"]
+        [
+            "samples/epoch_001.png",
+            "samples/epoch_002.png",
+            "samples/epoch_003.png"
+        ]
     );
     for file in ["samples.png", "metrics.csv", "config.json", "loss.svg"] {
         assert!(refs.iter().any(|r| r == file), "{file} is not linked: {refs:?}");
@@ -94,7 +104,11 @@ fn every_run_writes_a_self_contained_report() {
 #[test]
 fn quality_columns_are_plotted_when_present_and_extra_columns_are_tolerated() {
     let dir = data_common::scratch_dir("report-quality");
-    std::fs::write(dir.join("config.json"), r#"{"model": "dcgan", "dataset": "mnist"}"#).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"model": "dcgan", "dataset": "mnist"}"#,
+    )
+    .unwrap();
     // Quality metrics only on epoch-end rows, and a column nobody knows.
     std::fs::write(
         dir.join("metrics.csv"),
@@ -109,7 +123,11 @@ fn quality_columns_are_plotted_when_present_and_extra_columns_are_tolerated() {
     let (html, refs) = assert_self_contained(&dir);
     assert!(!html.contains("no quality metrics"));
     assert_eq!(html.matches("<svg").count(), 2, "curves and quality");
-    for caption in ["Classifier score", "Fréchet distance", "Digits the generator never draws"] {
+    for caption in [
+        "Classifier score",
+        "Fréchet distance",
+        "Digits the generator never draws",
+    ] {
         assert!(html.contains(caption), "no panel {caption}");
     }
     assert!(html.contains("<h1>report-quality: dcgan on mnist</h1>"));

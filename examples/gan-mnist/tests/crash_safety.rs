@@ -39,9 +39,21 @@ impl Delays {
 /// Starts `gan-mnist train` with `args`, checkpointing every step.
 fn train(args: &[&str], out: &Path, mnist: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_gan-mnist"))
-        .args(["train", "--no-progress", "--checkpoint-every", "1", "--log-every", "1"])
+        .args([
+            "train",
+            "--no-progress",
+            "--checkpoint-every",
+            "1",
+            "--log-every",
+            "1",
+        ])
         .args(args)
-        .args(["--data-dir", mnist.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,7 +115,11 @@ fn sigkill_at_random_moments_never_breaks_the_last_checkpoint() {
 
     for kill in 0..KILLS {
         let mut child = if kill == 0 {
-            train(&["--model", "mlp", "--epochs", "1", "--name", "run"], &out, &mnist)
+            train(
+                &["--model", "mlp", "--epochs", "1", "--name", "run"],
+                &out,
+                &mnist,
+            )
         } else {
             train(&["--resume", &run_arg], &out, &mnist)
         };
@@ -141,7 +157,10 @@ fn sigkill_at_random_moments_never_breaks_the_last_checkpoint() {
         }
 
         let step = assert_latest_loads(&run);
-        assert!(step >= last_step.max(1), "kill {kill}: LATEST went back from {last_step} to {step}");
+        assert!(
+            step >= last_step.max(1),
+            "kill {kill}: LATEST went back from {last_step} to {step}"
+        );
         last_step = step;
     }
 
