@@ -157,6 +157,13 @@ pub fn save(
     let name = format!("step-{:09}", trainer.step);
     let partial = dir.join(format!(".{name}.partial"));
     let target = dir.join(&name);
+    if latest(dir).is_ok_and(|newest| newest == target) && target.is_dir() {
+        // `LATEST` already names a checkpoint of this very step (a resumed
+        // run that stops before its first step). Its state is this state, and
+        // replacing it would mean deleting the folder `LATEST` names: a crash
+        // before the rename would then leave no checkpoint at all.
+        return Ok(target);
+    }
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(io_error(&partial))?;
     }
@@ -199,6 +206,10 @@ fn remove_older(dir: &Path, keep: &str) -> Result<(), RunCheckpointError> {
         let is_checkpoint = name.starts_with("step-") || name.ends_with(".partial");
         if is_checkpoint && name != keep && entry.path().is_dir() {
             std::fs::remove_dir_all(entry.path()).map_err(io_error(&entry.path()))?;
+        }
+        // A process killed while replacing `LATEST` leaves its temporary file.
+        if name.starts_with(&format!(".{LATEST}.tmp-")) && entry.path().is_file() {
+            std::fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
         }
     }
     Ok(())

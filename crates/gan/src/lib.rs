@@ -9,6 +9,7 @@
 //!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty.
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
+//! * [`report`]: `report.html`, a self-contained page of a whole run.
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
 //! * [`run`]: a training run on disk (`runs/<name>/`), resumable bit for bit
 //!   from its [`checkpoint`]s; [`metrics`] is its `metrics.csv`.
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod models;
 pub mod objective;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod train;

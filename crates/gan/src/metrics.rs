@@ -101,3 +101,65 @@ impl RunningMean {
         })
     }
 }
+
+/// `metrics.csv` read by column name, tolerating columns this version does
+/// not know (such as quality metrics added by other tools) and empty cells
+/// (a column filled only on some rows). For plotting and reports; training
+/// itself reads rows with [`read_metrics`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsTable {
+    /// The column names of the header line.
+    pub columns: Vec<String>,
+    /// One entry per data line, one cell per column: `None` where the cell
+    /// is empty or not a number.
+    pub rows: Vec<Vec<Option<f64>>>,
+}
+
+impl MetricsTable {
+    /// Parses the text of a `metrics.csv`. Lines with a different number of
+    /// cells than the header (a half-written last line) are skipped.
+    ///
+    /// ```
+    /// use gan::metrics::MetricsTable;
+    /// let table = MetricsTable::parse("step,loss_d,frechet_distance\n50,0.7,\n100,0.6,12.5\n");
+    /// assert_eq!(table.points("frechet_distance"), vec![(100.0, 12.5)]);
+    /// assert!(table.has_values("loss_d") && !table.has_values("missing"));
+    /// ```
+    pub fn parse(text: &str) -> MetricsTable {
+        let mut lines = text.lines();
+        let columns: Vec<String> = lines
+            .next()
+            .map(|h| h.trim().split(',').map(|c| c.trim().to_string()).collect())
+            .unwrap_or_default();
+        let rows = lines
+            .map(|line| line.trim().split(',').collect::<Vec<_>>())
+            .filter(|cells| cells.len() == columns.len())
+            .map(|cells| cells.iter().map(|c| c.trim().parse::<f64>().ok()).collect())
+            .collect();
+        MetricsTable { columns, rows }
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> std::io::Result<MetricsTable> {
+        Ok(Self::parse(&std::fs::read_to_string(path)?))
+    }
+
+    /// `(step, value)` for every row where `column` holds a finite number
+    /// (empty if there is no such column or no `step` column).
+    pub fn points(&self, column: &str) -> Vec<(f64, f64)> {
+        let find = |name: &str| self.columns.iter().position(|c| c == name);
+        let (Some(step), Some(value)) = (find("step"), find(column)) else {
+            return Vec::new();
+        };
+        self.rows
+            .iter()
+            .filter_map(|row| Some((row[step]?, row[value]?)))
+            .filter(|(s, v)| s.is_finite() && v.is_finite())
+            .collect()
+    }
+
+    /// Whether `column` exists and holds at least one finite number.
+    pub fn has_values(&self, column: &str) -> bool {
+        !self.points(column).is_empty()
+    }
+}

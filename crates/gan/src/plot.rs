@@ -76,23 +76,47 @@ impl std::error::Error for PlotError {
     }
 }
 
-/// One line of a panel: its legend label, its points and its colour.
-struct Curve {
-    label: &'static str,
-    points: Vec<(f64, f64)>,
-    color: RGBColor,
+/// One line of a panel: its legend label and its points `(step, value)`.
+/// Points that are not finite are left out when drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The legend label, e.g. `"loss_d"`.
+    pub label: String,
+    /// `(step, value)` pairs, in step order.
+    pub points: Vec<(f64, f64)>,
 }
 
-impl Curve {
-    /// The finite points `(step, value(row))`.
-    fn new(label: &'static str, color: RGBColor, rows: &[MetricsRow], value: fn(&MetricsRow) -> f64) -> Self {
-        let points = rows
-            .iter()
-            .map(|row| (row.step as f64, value(row)))
-            .filter(|&(_, y)| y.is_finite())
-            .collect();
-        Curve { label, points, color }
+impl Series {
+    /// A series from a label and points.
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.into(),
+            points,
+        }
     }
+}
+
+/// One panel of a picture: a caption, the y axis' name and its lines, drawn
+/// against the step axis that all panels of a picture share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// The caption above the panel.
+    pub caption: String,
+    /// The name of the y axis.
+    pub y_label: String,
+    /// The lines, coloured in order red, blue, green, magenta, cyan, black.
+    pub series: Vec<Series>,
+}
+
+/// The colours of a panel's lines, in order.
+const COLOURS: [RGBColor; 6] = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+
+/// The points of one column of `rows`, without the non-finite ones.
+fn column(rows: &[MetricsRow], value: fn(&MetricsRow) -> f64) -> Vec<(f64, f64)> {
+    rows.iter()
+        .map(|row| (row.step as f64, value(row)))
+        .filter(|&(_, y)| y.is_finite())
+        .collect()
 }
 
 /// Plots `rows` (see the module docs) under `title` and writes the SVG to
@@ -126,33 +150,63 @@ pub fn plot_metrics(rows: &[MetricsRow], title: &str, path: &Path) -> Result<(),
 
 /// The SVG text of the plot, or plotters' error message.
 fn render(rows: &[MetricsRow], title: &str) -> Result<String, String> {
-    let losses = [
-        Curve::new("loss_d", RED, rows, |r| r.stats.loss_d),
-        Curve::new("loss_g", BLUE, rows, |r| r.stats.loss_g),
+    let panels = [
+        Panel {
+            caption: "Losses".into(),
+            y_label: "loss".into(),
+            series: vec![
+                Series::new("loss_d", column(rows, |r| r.stats.loss_d)),
+                Series::new("loss_g", column(rows, |r| r.stats.loss_g)),
+            ],
+        },
+        Panel {
+            caption: "Discriminator scores (batch means)".into(),
+            y_label: "mean score".into(),
+            series: vec![
+                Series::new("D(x)", column(rows, |r| r.stats.d_real)),
+                Series::new("D(G(z))", column(rows, |r| r.stats.d_fake)),
+            ],
+        },
     ];
-    let scores = [
-        Curve::new("D(x)", RED, rows, |r| r.stats.d_real),
-        Curve::new("D(G(z))", BLUE, rows, |r| r.stats.d_fake),
-    ];
-    let steps = padded_range(rows.iter().map(|r| r.step as f64));
+    render_panels(title, &panels, SIZE)
+}
+
+/// Draws `panels` one above the other under `title`, sharing the step axis,
+/// and returns the SVG text (or plotters' error message). The SVG can be
+/// written to a file or put inline into an HTML page.
+///
+/// ```
+/// use gan::plot::{Panel, Series, render_panels};
+/// let panel = Panel {
+///     caption: "Fréchet distance".into(),
+///     y_label: "distance".into(),
+///     series: vec![Series::new("frechet_distance", vec![(100.0, 40.0), (200.0, 25.0)])],
+/// };
+/// let svg = render_panels("quality", &[panel], (600, 300))?;
+/// assert!(svg.starts_with("<svg") && svg.contains("frechet_distance"));
+/// # Ok::<(), String>(())
+/// ```
+pub fn render_panels(title: &str, panels: &[Panel], size: (u32, u32)) -> Result<String, String> {
+    if panels.is_empty() {
+        return Err("no panels to draw".into());
+    }
+    let steps = padded_range(
+        panels
+            .iter()
+            .flat_map(|p| p.series.iter().flat_map(|s| s.points.iter().map(|&(x, _)| x))),
+    );
     let mut svg = String::new();
     {
         // The backend borrows `svg` until it is dropped at the end of this
         // block; `present` flushes the drawing into the string.
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let root = root
             .titled(title, ("sans-serif", 26))
             .map_err(|e| e.to_string())?;
-        let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 / 2);
-        draw_panel(&top, "Losses", "loss", steps.clone(), &losses)?;
-        draw_panel(
-            &bottom,
-            "Discriminator scores (batch means)",
-            "mean score",
-            steps,
-            &scores,
-        )?;
+        for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
+            draw_panel(area, panel, steps.clone())?;
+        }
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -161,14 +215,12 @@ fn render(rows: &[MetricsRow], title: &str) -> Result<String, String> {
 /// One panel: axes with labels, the curves, and a legend naming them.
 fn draw_panel(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
-    caption: &str,
-    y_label: &str,
+    panel: &Panel,
     steps: Range<f64>,
-    curves: &[Curve],
 ) -> Result<(), String> {
-    let values = padded_range(curves.iter().flat_map(|c| c.points.iter().map(|&(_, y)| y)));
+    let values = padded_range(panel.series.iter().flat_map(|s| finite(s).map(|(_, y)| y)));
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 20))
+        .caption(&panel.caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -178,24 +230,22 @@ fn draw_panel(
         .configure_mesh()
         .x_desc("step")
         .x_label_formatter(&step_label)
-        .y_desc(y_label)
+        .y_desc(&panel.y_label)
         .axis_desc_style(("sans-serif", 17))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
-    for curve in curves {
-        let color = curve.color;
+    for (series, &color) in panel.series.iter().zip(COLOURS.iter().cycle()) {
+        let points: Vec<(f64, f64)> = finite(series).collect();
         chart
-            .draw_series(LineSeries::new(
-                curve.points.iter().copied(),
-                color.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
-            .label(curve.label)
+            .label(series.label.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
         // A line through one point draws nothing; mark it so that a run that
-        // has logged once already shows its numbers.
-        if let [point] = curve.points[..] {
+        // has logged once already shows its numbers (and a quality metric
+        // measured once, at the first epoch's end, is visible).
+        if let [point] = points[..] {
             chart
                 .draw_series([Circle::new(point, 4, color.filled())])
                 .map_err(|e| e.to_string())?;
@@ -209,6 +259,15 @@ fn draw_panel(
         .border_style(BLACK)
         .draw()
         .map_err(|e| e.to_string())
+}
+
+/// The points of `series` whose coordinates are both finite.
+fn finite(series: &Series) -> impl Iterator<Item = (f64, f64)> + '_ {
+    series
+        .points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
 }
 
 /// A tick label of the step axis: whole steps without plotters' default

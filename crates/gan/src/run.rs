@@ -11,6 +11,7 @@
 //!     samples.png           the grid at the end of the run
 //!     samples.txt           which class each row shows (class-conditional models)
 //!     loss.svg              the curves of metrics.csv
+//!     report.html           all of the above on one page (see `report.rs`)
 //!     checkpoint/           see `checkpoint.rs`
 //! ```
 
@@ -19,8 +20,9 @@ use crate::data::ImageSet;
 use crate::grid::{self, GridError};
 use crate::metrics::{self, MetricsRow, RunningMean};
 use crate::plot::{self, PlotError};
+use crate::report::{self, ReportError};
 use crate::sample;
-use crate::train::{StepStats, TrainConfig, Trainer, stream_rng, streams};
+use crate::train::{StepError, StepStats, TrainConfig, Trainer, stream_rng, streams};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt;
 use std::io::Write;
@@ -48,6 +50,9 @@ pub struct RunOptions {
     /// Stop, exactly as Ctrl-C would, once this many steps are done (for
     /// testing interruption and resumption deterministically).
     pub interrupt_at: Option<u64>,
+    /// Stop at the first op that produces NaN or infinity, naming it
+    /// ([`tensor::anomaly`]; slows training down).
+    pub detect_anomaly: bool,
 }
 
 impl Default for RunOptions {
@@ -57,6 +62,7 @@ impl Default for RunOptions {
             stop: Arc::new(AtomicBool::new(false)),
             checkpoint_every: None,
             interrupt_at: None,
+            detect_anomaly: false,
         }
     }
 }
@@ -96,12 +102,14 @@ pub enum RunError {
     Grid(GridError),
     /// Drawing the loss plot failed.
     Plot(PlotError),
-    /// A loss or score stopped being a finite number.
+    /// Writing `report.html` failed.
+    Report(ReportError),
+    /// A loss, score or gradient stopped being a finite number.
     NonFinite {
         /// The step at which it happened.
         step: u64,
-        /// Which value, e.g. `loss_d`.
-        what: &'static str,
+        /// Which value, e.g. `loss_d`, or the gradient of which parameter.
+        what: String,
         /// The last checkpoint, which is intact.
         checkpoint: Option<PathBuf>,
     },
@@ -122,12 +130,13 @@ impl fmt::Display for RunError {
             RunError::Checkpoint(e) => write!(f, "checkpoint: {e}"),
             RunError::Grid(e) => write!(f, "sample grid: {e}"),
             RunError::Plot(e) => write!(f, "loss plot: {e}"),
+            RunError::Report(e) => write!(f, "report: {e}"),
             RunError::NonFinite {
                 step,
                 what,
                 checkpoint,
             } => {
-                write!(f, "step {step}: {what} is not a finite number; training diverged")?;
+                write!(f, "step {step}: {what}; training diverged")?;
                 match checkpoint {
                     Some(c) => write!(f, " (the last good checkpoint is {})", c.display()),
                     None => write!(f, " (before the first checkpoint)"),
@@ -158,6 +167,12 @@ impl From<GridError> for RunError {
     }
 }
 
+impl From<ReportError> for RunError {
+    fn from(e: ReportError) -> Self {
+        RunError::Report(e)
+    }
+}
+
 impl From<PlotError> for RunError {
     fn from(e: PlotError) -> Self {
         RunError::Plot(e)
@@ -185,7 +200,10 @@ pub fn start(
         });
     }
     let trainer = Trainer::new(config, data)?;
-    std::fs::create_dir_all(dir.join("samples")).map_err(io_error(dir))?;
+    std::fs::create_dir_all(dir.join("samples")).map_err(|e| RunError::Folder {
+        path: dir.to_path_buf(),
+        detail: format!("cannot create the run folder: {e}"),
+    })?;
     let json = serde_json::to_vec_pretty(trainer.config()).expect("the config serialises");
     nn::checkpoint::write_atomically(&dir.join("config.json"), &json)
         .map_err(|e| RunError::Checkpoint(RunCheckpointError::Tensors(e)))?;
@@ -276,20 +294,34 @@ fn train_until_done(
         .map_err(io_error(&metrics_path))?;
     let bar = progress_bar(options.progress, total, trainer.steps_done());
     let mut last = None;
-    let mut last_checkpoint: Option<PathBuf> = None;
+    // A resumed run's last good checkpoint is the one it resumed from.
+    let mut last_checkpoint: Option<PathBuf> = checkpoint::latest(&checkpoints).ok();
     let mut interrupted = false;
+    let _anomaly = options.detect_anomaly.then(AnomalyDetection::on);
 
     while trainer.steps_done() < total {
         if options.stop.load(Ordering::Relaxed) || options.interrupt_at == Some(trainer.steps_done()) {
             interrupted = true;
             break;
         }
-        let stats = trainer.step()?;
+        let stats = match trainer.step() {
+            Ok(stats) => stats,
+            Err(StepError::Tensor(e)) => return Err(e.into()),
+            // The weights were not updated; the checkpoints on disk predate
+            // the failure and are kept.
+            Err(e) => {
+                return Err(RunError::NonFinite {
+                    step: trainer.steps_done() + 1,
+                    what: e.to_string(),
+                    checkpoint: last_checkpoint,
+                });
+            }
+        };
         let step = trainer.steps_done();
         if let Some(what) = first_non_finite(&stats) {
             return Err(RunError::NonFinite {
                 step,
-                what,
+                what: format!("{what} is not a finite number"),
                 checkpoint: last_checkpoint,
             });
         }
@@ -309,16 +341,19 @@ fn train_until_done(
             write_grid(&mut trainer, &dir.join(format!("samples/epoch_{epoch:03}.png")))?;
         }
         if epoch_end || options.checkpoint_every.is_some_and(|n| step % n == 0) {
-            last_checkpoint = Some(checkpoint::save(&trainer, &running, &checkpoints)?);
+            last_checkpoint = Some(save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?);
+        }
+        if epoch_end {
+            report::write_report(dir)?;
         }
     }
     bar.finish_and_clear();
 
     // Always leave a checkpoint of the final state, then the pictures.
     let final_name = format!("step-{:09}", trainer.steps_done());
-    let checkpoint = match last_checkpoint.filter(|c| c.ends_with(&final_name)) {
-        Some(c) => c,
-        None => checkpoint::save(&trainer, &running, &checkpoints)?,
+    let checkpoint = match last_checkpoint.as_ref().filter(|c| c.ends_with(&final_name)) {
+        Some(c) => c.clone(),
+        None => save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?,
     };
     write_grid(&mut trainer, &dir.join("samples.png"))?;
     if config.model.is_conditional() {
@@ -330,6 +365,7 @@ fn train_until_done(
         let title = format!("{} on {}", config.model, config.dataset);
         plot::plot_metrics(&rows, &title, &dir.join("loss.svg"))?;
     }
+    report::write_report(dir)?;
     Ok(RunSummary {
         dir: dir.to_path_buf(),
         steps: trainer.steps_done(),
@@ -338,6 +374,40 @@ fn train_until_done(
         last,
         checkpoint,
     })
+}
+
+/// Saves a checkpoint if every weight is finite; otherwise fails naming
+/// the weight, and `last` (the newest checkpoint) stays the newest.
+fn save_checked(
+    trainer: &Trainer,
+    running: &RunningMean,
+    dir: &Path,
+    last: &Option<PathBuf>,
+) -> Result<PathBuf, RunError> {
+    if let Err(e) = trainer.check_parameters() {
+        return Err(RunError::NonFinite {
+            step: trainer.steps_done(),
+            what: e.to_string(),
+            checkpoint: last.clone(),
+        });
+    }
+    Ok(checkpoint::save(trainer, running, dir)?)
+}
+
+/// Anomaly detection, switched on for the life of the value.
+struct AnomalyDetection;
+
+impl AnomalyDetection {
+    fn on() -> Self {
+        tensor::anomaly::enable(true);
+        AnomalyDetection
+    }
+}
+
+impl Drop for AnomalyDetection {
+    fn drop(&mut self) {
+        tensor::anomaly::enable(false);
+    }
 }
 
 /// Appends the mean of the steps in `running` as the row for `step`.

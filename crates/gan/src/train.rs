@@ -13,7 +13,13 @@
 //!     θ_G    ← Adam step on ∇ loss_G
 //! ```
 //!
-//! [`Trainer::step`] is exactly that. Everything around it (the run folder,
+//! [`Trainer::step`] is exactly that, plus two guards: after each backward
+//! pass it checks that every gradient is finite (a NaN or infinity would
+//! otherwise be written into the weights by the optimizer, and the run would
+//! carry on producing noise), and with [`tensor::anomaly`] detection on it
+//! stops at the first op that produced a non-finite value. Either way the
+//! step fails with a [`StepError`] before the optimizer touches the weights.
+//! Everything around it (the run folder,
 //! logs, sample grids, checkpoints, resume) is in `run.rs`.
 
 use crate::data::{Dataset, ImageSet, epoch_order};
@@ -23,7 +29,8 @@ use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tensor::{Result, Tensor, TensorError, no_grad};
+use std::fmt;
+use tensor::{Result, Tensor, TensorError, anomaly, no_grad};
 
 /// Everything that defines a training run. Saved as `config.json` in the run
 /// folder, and read back on resume.
@@ -141,6 +148,137 @@ pub struct StepStats {
     pub d_fake: f64,
 }
 
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// A tensor operation failed (shapes, arguments).
+    Tensor(TensorError),
+    /// A parameter's gradient holds NaN or infinity. The optimizer has not
+    /// run, so the weights are unchanged.
+    NonFiniteGradient {
+        /// `"generator"` or `"discriminator"`.
+        network: &'static str,
+        /// The parameter's dotted name, e.g. `"net.0.weight"`.
+        parameter: String,
+        /// The first non-finite value in it.
+        value: f32,
+    },
+    /// A parameter's value holds NaN or infinity: an optimizer update with
+    /// finite gradients overflowed (found before a checkpoint is written, so
+    /// that no checkpoint holds such weights).
+    NonFiniteParameter {
+        /// `"generator"` or `"discriminator"`.
+        network: &'static str,
+        /// The parameter's dotted name.
+        parameter: String,
+        /// The first non-finite value in it.
+        value: f32,
+    },
+    /// Anomaly detection found an op whose output or gradient is not finite.
+    Anomaly(anomaly::Anomaly),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Tensor(e) => write!(f, "{e}"),
+            StepError::NonFiniteGradient {
+                network,
+                parameter,
+                value,
+            } => write!(
+                f,
+                "the gradient of {network} parameter `{parameter}` holds {value}"
+            ),
+            StepError::NonFiniteParameter {
+                network,
+                parameter,
+                value,
+            } => write!(
+                f,
+                "{network} parameter `{parameter}` holds {value} after the optimizer's update"
+            ),
+            StepError::Anomaly(a) => write!(f, "anomaly detection: {a}"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl From<TensorError> for StepError {
+    fn from(e: TensorError) -> Self {
+        StepError::Tensor(e)
+    }
+}
+
+/// For callers that only deal in tensor errors (benchmarks, tests): the
+/// divergence becomes an argument error that still names the parameter.
+impl From<StepError> for TensorError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Tensor(e) => e,
+            other => TensorError::argument("training step", other.to_string()),
+        }
+    }
+}
+
+/// The first parameter in `params` (named as by `Module::named_parameters`)
+/// whose gradient is not finite, with the offending value.
+///
+/// One read of every gradient, split across threads for large ones: a
+/// vectorised finiteness test costs far less than the optimizer's update,
+/// which reads the same gradient and writes three arrays of its size.
+pub fn first_non_finite_gradient(params: &[(String, Tensor)]) -> Option<(String, f32)> {
+    first_non_finite(params, Tensor::grad)
+}
+
+/// The first parameter in `params` whose value is not finite, with the
+/// offending value.
+pub fn first_non_finite_parameter(params: &[(String, Tensor)]) -> Option<(String, f32)> {
+    first_non_finite(params, |p| Some(p.clone()))
+}
+
+/// The first parameter whose array chosen by `pick` holds NaN or infinity.
+fn first_non_finite(
+    params: &[(String, Tensor)],
+    pick: impl Fn(&Tensor) -> Option<Tensor>,
+) -> Option<(String, f32)> {
+    use rayon::prelude::*;
+    const CHUNK: usize = tensor::kernels::PARALLEL_THRESHOLD;
+    params.iter().find_map(|(name, p)| {
+        let values = pick(p)?.array();
+        let finite = match values.as_slice_memory_order() {
+            Some(slice) if slice.len() >= CHUNK => slice.par_chunks(CHUNK).all(anomaly::all_finite),
+            Some(slice) => anomaly::all_finite(slice),
+            None => values.iter().all(|v| v.is_finite()),
+        };
+        if finite {
+            return None;
+        }
+        let value = values.iter().copied().find(|v| !v.is_finite())?;
+        Some((name.clone(), value))
+    })
+}
+
+/// Fails with [`StepError::NonFiniteGradient`] if a gradient of `network`'s
+/// parameters is not finite, and with [`StepError::Anomaly`] if anomaly
+/// detection has recorded one.
+fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::result::Result<(), StepError> {
+    if anomaly::is_enabled()
+        && let Some(found) = anomaly::take()
+    {
+        return Err(StepError::Anomaly(found));
+    }
+    match first_non_finite_gradient(params) {
+        Some((parameter, value)) => Err(StepError::NonFiniteGradient {
+            network,
+            parameter,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Where the trainer is in the data: the epoch, the shuffled order of this
 /// epoch, and the next position in it.
 pub(crate) struct DataCursor {
@@ -228,7 +366,11 @@ impl Trainer {
 
     /// One step of the game: `d_steps` discriminator updates, then one
     /// generator update.
-    pub fn step(&mut self) -> Result<StepStats> {
+    ///
+    /// Fails before an optimizer update if that update's gradients are not
+    /// finite (or, with anomaly detection on, if any op produced a
+    /// non-finite value): the weights then hold the last good values.
+    pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
             // Discriminator: real batch labelled real, fake batch labelled fake.
@@ -294,6 +436,23 @@ impl Trainer {
         (0..batch).map(|_| self.noise_rng.random_range(0..10)).collect()
     }
 
+    /// Fails with [`StepError::NonFiniteParameter`] if a weight of either
+    /// network is NaN or infinite. Run before every checkpoint, so that a
+    /// checkpoint never holds such weights; not every step, since a bad
+    /// weight shows up in the next step's gradients anyway.
+    pub fn check_parameters(&self) -> std::result::Result<(), StepError> {
+        for (network, opt) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
+            if let Some((parameter, value)) = first_non_finite_parameter(opt.parameters()) {
+                return Err(StepError::NonFiniteParameter {
+                    network,
+                    parameter,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Generator steps taken so far.
     pub fn steps_done(&self) -> u64 {
         self.step
@@ -332,7 +491,8 @@ impl Trainer {
 
 /// One discriminator update of Algorithm 1: `fake = G(z)` without a graph
 /// (this update must not move G), the objective's loss on `real` against
-/// `fake`, and one step of `opt_d` on its gradient. `batch` is
+/// `fake`, and one step of `opt_d` on its gradient, taken only if every
+/// gradient is finite. `batch` is
 /// `(real, z, labels)`; `rng` serves objectives that draw random numbers.
 /// [`Trainer::step`] and the 2-D toy GANs (`examples/gan-toy`) share it.
 pub fn discriminator_update(
@@ -341,27 +501,28 @@ pub fn discriminator_update(
     opt_d: &mut dyn Optimizer,
     batch: (&Tensor, &Tensor, &[usize]),
     rng: &mut dyn RngCore,
-) -> Result<DiscriminatorLoss> {
+) -> std::result::Result<DiscriminatorLoss, StepError> {
     let (real, z, labels) = batch;
     // Detached: no graph through G, so this update cannot move it.
     let fake = no_grad(|| model.generate(z, labels))?;
     opt_d.zero_grad();
     let d = objective.discriminator_loss(model, real, &fake, labels, rng)?;
     d.loss.backward()?;
+    check_gradients("discriminator", opt_d.parameters())?;
     opt_d.step()?;
     Ok(d)
 }
 
 /// One generator update of Algorithm 1: `fake = G(z)`, scored by D through
-/// the objective's generator loss, and one step of `opt_g` on its gradient.
-/// Returns the loss.
+/// the objective's generator loss, and one step of `opt_g` on its gradient,
+/// taken only if every gradient is finite. Returns the loss.
 pub fn generator_update(
     model: &dyn GanModel,
     objective: &dyn Objective,
     opt_g: &mut dyn Optimizer,
     z: &Tensor,
     labels: &[usize],
-) -> Result<Tensor> {
+) -> std::result::Result<Tensor, StepError> {
     opt_g.zero_grad();
     let fake = model.generate(z, labels)?;
     // D's weights are not updated here, so their gradients are not
@@ -371,6 +532,7 @@ pub fn generator_update(
         loss.backward()?;
         Ok(loss)
     })?;
+    check_gradients("generator", opt_g.parameters())?;
     opt_g.step()?;
     Ok(loss)
 }

@@ -23,7 +23,9 @@
 //! * `ops/`: every op, forward and backward side by side.
 //! * `kernels/`: the loops under the ops (elementwise, gemm, im2col).
 //! * [`gradcheck`](mod@gradcheck): checks any backward rule against finite differences.
+//! * [`anomaly`]: finds the first op whose output or gradient went NaN or infinite.
 
+pub mod anomaly;
 pub mod autograd;
 mod element;
 mod error;

@@ -118,6 +118,11 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Check every op's output and gradients for NaN and infinity, and stop
+    /// at the first op that produces one, naming it and its shapes (like
+    /// PyTorch's anomaly detection). For debugging: training is slower.
+    #[arg(long)]
+    pub detect_anomaly: bool,
 }
 
 /// `gan-mnist sample`.

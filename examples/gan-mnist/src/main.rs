@@ -74,6 +74,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         stop,
         checkpoint_every: args.checkpoint_every,
         interrupt_at: None,
+        detect_anomaly: args.detect_anomaly,
     };
 
     let (config, dir, resuming) = match &args.resume {

@@ -302,7 +302,14 @@ fn walk<T: Element>(
             grad: &grad,
             needed: &needed,
         };
-        let input_grads = (grad_fn.backward)(&ctx)?;
+        let input_grads = if crate::anomaly::is_enabled() {
+            let _scope = crate::anomaly::BackwardScope::enter(grad_fn.name);
+            let grads = (grad_fn.backward)(&ctx)?;
+            crate::anomaly::check_backward(grad_fn.name, &grad_fn.inputs, &grad, &grads);
+            grads
+        } else {
+            (grad_fn.backward)(&ctx)?
+        };
         if input_grads.len() != grad_fn.inputs.len() {
             return Err(TensorError::autograd(
                 "backward",

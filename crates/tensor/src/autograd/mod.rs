@@ -14,6 +14,8 @@
 //!   differentiated again: that is all higher-order gradients need.
 //!
 //! The recording switch is per thread: see [`no_grad`] and [`NoGradGuard`].
+//! With [`anomaly`](crate::anomaly) detection on, every op's output and every
+//! backward rule's gradients are checked for NaN and infinity.
 
 mod backward;
 
@@ -153,6 +155,9 @@ impl<T: Element> Tensor<T> {
         A: Into<ndarray::ArcArray<T, ndarray::IxDyn>>,
     {
         let output = output.into();
+        if crate::anomaly::is_enabled() {
+            crate::anomaly::check_output(name, inputs, &output);
+        }
         let records = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
         if !records {
             return Tensor::from_shared(output);
