@@ -107,15 +107,7 @@ impl TrainConfig {
         if self.d_steps == 0 {
             return bad("d-steps must be at least 1".into());
         }
-        for (name, lr) in [("lr-g", self.lr_g), ("lr-d", self.lr_d)] {
-            if !(lr > 0.0 && lr.is_finite()) {
-                return bad(format!("{name} must be a positive number, got {lr}"));
-            }
-        }
-        let (b1, b2) = self.betas;
-        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
-            return bad(format!("betas must lie in [0, 1), got ({b1}, {b2})"));
-        }
+        check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad(format!(
                 "label smoothing must lie in [0, 1), got {}",
@@ -133,6 +125,22 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// Checks the two networks' Adam settings: each learning rate positive and
+/// finite, both betas in [0, 1). The error names the bad value. Shared by
+/// [`TrainConfig::validate`] and the toy GANs' config.
+pub fn check_adam_settings(lr_g: f64, lr_d: f64, betas: (f64, f64)) -> std::result::Result<(), String> {
+    for (name, lr) in [("lr-g", lr_g), ("lr-d", lr_d)] {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(format!("{name} must be a positive number, got {lr}"));
+        }
+    }
+    let (b1, b2) = betas;
+    if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
+        return Err(format!("betas must lie in [0, 1), got ({b1}, {b2})"));
+    }
+    Ok(())
 }
 
 /// What one step measured.

@@ -8,7 +8,7 @@ use crate::datasets::{Point, Toy};
 use crate::models::{SpreadReference, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
-use gan::train::{discriminator_update, generator_update, stream_rng, streams};
+use gan::train::{check_adam_settings, discriminator_update, generator_update, stream_rng, streams};
 use nn::{Adam, AdamConfig};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -76,15 +76,7 @@ impl ToyConfig {
                 return bad(format!("{name} must be at least 1"));
             }
         }
-        for (name, lr) in [("lr-g", self.lr_g), ("lr-d", self.lr_d)] {
-            if !(lr > 0.0 && lr.is_finite()) {
-                return bad(format!("{name} must be a positive number, got {lr}"));
-            }
-        }
-        let (b1, b2) = self.betas;
-        if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
-            return bad(format!("betas must lie in [0, 1), got ({b1}, {b2})"));
-        }
+        check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
         if self.loss == LossKind::WganGp {
             return bad("the toy GANs take the losses bce, lsgan and hinge, not wgan-gp".into());
         }
