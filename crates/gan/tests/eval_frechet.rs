@@ -171,10 +171,11 @@ fn diagonal_covariances_give_the_sum_of_squared_root_differences() {
         &stats(rotate(&m2), conjugate(&r, &b)),
     )
     .unwrap();
-    assert!(
-        (fd_rotated - expected).abs() < 1e-10,
-        "{fd_rotated} vs {expected}"
-    );
+    // Not to 1e-12 here: in the rotated basis the zero variance becomes an
+    // eigenvalue of rounding size, ~1e-16, and √ turns that into ~1e-8 (the
+    // square root is ill-conditioned at 0; dead ReLU features make such zero
+    // variances real). The diagonal case above has exact zeros.
+    assert!((fd_rotated - expected).abs() < 1e-6, "{fd_rotated} vs {expected}");
 }
 
 #[test]
