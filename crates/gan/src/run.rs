@@ -292,15 +292,15 @@ fn epoch_quality(
     n: usize,
     epoch: usize,
 ) -> Result<EpochQuality, RunError> {
-    let config = trainer.config().clone();
+    let (seed, conditional) = (trainer.config().seed, trainer.config().model.is_conditional());
     let noise_dim = trainer.model().noise_dim();
     let range = trainer.model().batch_options().range;
-    let mut rng = eval::quality_rng(config.seed, epoch as u64);
+    let mut rng = eval::quality_rng(seed, epoch as u64);
     let quality = eval::sample_quality(
         reference,
         n,
         noise_dim,
-        config.model.is_conditional(),
+        conditional,
         range,
         &mut rng,
         |z, labels| trainer.generate_eval(z, labels),

@@ -137,6 +137,17 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
             // its estimate of the Wasserstein distance (see gan::wasserstein).
             println!("Wasserstein estimate D(x) − D(G(z)): {:.3}", s.d_real - s.d_fake);
         }
+        if let Some(q) = row.quality {
+            println!(
+                "judge on {} samples: classifier score {:.2}, Fréchet distance {:.1}, {} missing \
+                 (`gan-mnist eval --checkpoint {}` for the full measure)",
+                args.quality_samples,
+                q.classifier_score,
+                q.frechet_distance,
+                q.missing_digits,
+                summary.dir.display()
+            );
+        }
     }
     let minutes = summary.elapsed.as_secs_f64() / 60.0;
     match gan::bench::peak_rss_mib() {
