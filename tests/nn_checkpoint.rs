@@ -156,6 +156,25 @@ fn bad_files_give_clear_errors_and_change_nothing() {
 }
 
 #[test]
+fn a_module_loads_from_bytes_in_memory_as_from_a_file() {
+    // Weights built into a program (`include_bytes!`) load without a file.
+    let source = net(1, 4);
+    let bytes = checkpoint::to_bytes(&values(&source), None).unwrap();
+    let target = net(2, 4);
+    let name = std::path::Path::new("built-in/weights.safetensors");
+    checkpoint::load_module_from_bytes(&target, &bytes, name).unwrap();
+    assert_eq!(values(&target), values(&source));
+    // A bad buffer is refused, named by `name`, and changes nothing.
+    let before = values(&target);
+    let err = checkpoint::load_module_from_bytes(&target, &bytes[..bytes.len() / 2], name).unwrap_err();
+    assert!(matches!(err, CheckpointError::Format { .. }), "{err}");
+    assert!(err.to_string().contains("built-in/weights.safetensors"), "{err}");
+    let err = checkpoint::load_module_from_bytes(&net(3, 5), &bytes, name).unwrap_err();
+    assert!(err.to_string().contains("shape"), "{err}");
+    assert_eq!(values(&target), before);
+}
+
+#[test]
 fn a_failed_write_keeps_the_previous_checkpoint() {
     let dir = scratch("atomic");
     let path = dir.join("model.safetensors");

@@ -15,10 +15,13 @@
 //!   from its [`checkpoint`]s; [`metrics`] is its `metrics.csv`.
 //! * [`sample`]: grids from a trained generator.
 //! * [`bench`]: the workloads W1 and W2, timed.
+//! * [`eval`]: what a generator learned, measured by a classifier trained on
+//!   the real data: classifier score, Fréchet distance, class coverage.
 
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
+pub mod eval;
 pub mod grid;
 pub mod metrics;
 pub mod models;

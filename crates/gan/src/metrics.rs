@@ -1,5 +1,9 @@
-//! `metrics.csv`: one row every `log_every` steps with the losses and the
-//! discriminator's mean scores, averaged over the steps since the last row.
+//! `metrics.csv`: one row every `log_every` steps (and at every epoch end)
+//! with the losses and the discriminator's mean scores, averaged over the
+//! steps since the last row. Rows at epoch ends also hold the judge's
+//! verdict on a sample of the generator's images (see `eval/`): the
+//! classifier score, the Fréchet distance and the number of missing
+//! digits; those cells are empty on other rows.
 //!
 //! Nothing time-dependent goes in, so two runs with the same seed and thread
 //! count write byte-identical files.
@@ -9,7 +13,19 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The header line of `metrics.csv`.
-pub const HEADER: &str = "step,epoch,loss_d,loss_g,d_real,d_fake";
+pub const HEADER: &str =
+    "step,epoch,loss_d,loss_g,d_real,d_fake,classifier_score,frechet_distance,missing_digits";
+
+/// The judge's figures for an epoch's samples (see `eval/`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochQuality {
+    /// `exp(E_x KL(p(y|x) ‖ p(y)))`, between 1 and 10.
+    pub classifier_score: f64,
+    /// The Fréchet distance of the samples' judge features to real images'.
+    pub frechet_distance: f64,
+    /// How many classes have a share below `eval::score::MISSING_SHARE`.
+    pub missing_digits: usize,
+}
 
 /// One row of `metrics.csv`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +36,8 @@ pub struct MetricsRow {
     pub epoch: usize,
     /// The statistics, averaged over the steps since the previous row.
     pub stats: StepStats,
+    /// The judge's figures, on rows written at an epoch end.
+    pub quality: Option<EpochQuality>,
 }
 
 impl MetricsRow {
@@ -33,16 +51,34 @@ impl MetricsRow {
             self.step, self.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake
         )
         .expect("writing to a String cannot fail");
+        match self.quality {
+            Some(q) => write!(
+                line,
+                ",{},{},{}",
+                q.classifier_score, q.frechet_distance, q.missing_digits
+            )
+            .expect("writing to a String cannot fail"),
+            None => line.push_str(",,,"),
+        }
         line
     }
 
-    /// Parses a CSV line written by [`to_csv`](Self::to_csv).
+    /// Parses a CSV line written by [`to_csv`](Self::to_csv) (or one of
+    /// the six columns of runs made before the quality columns existed).
     pub fn from_csv(line: &str) -> Option<MetricsRow> {
         let fields: Vec<&str> = line.trim().split(',').collect();
-        if fields.len() != 6 {
+        if fields.len() != 6 && fields.len() != 9 {
             return None;
         }
         let f = |i: usize| fields[i].parse::<f64>().ok();
+        let quality = match fields.get(6..9) {
+            None | Some(["", "", ""]) => None,
+            Some(_) => Some(EpochQuality {
+                classifier_score: f(6)?,
+                frechet_distance: f(7)?,
+                missing_digits: fields[8].parse().ok()?,
+            }),
+        };
         Some(MetricsRow {
             step: fields[0].parse().ok()?,
             epoch: fields[1].parse().ok()?,
@@ -52,6 +88,7 @@ impl MetricsRow {
                 d_real: f(4)?,
                 d_fake: f(5)?,
             },
+            quality,
         })
     }
 }

@@ -5,7 +5,8 @@
 //! ```text
 //! runs/<name>/
 //!     config.json           the TrainConfig
-//!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake
+//!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake, and at
+//!                           epoch ends classifier_score, frechet_distance, missing_digits
 //!     samples/epoch_001.png an 8×8 grid from the same fixed noise every epoch
 //!                           (class-conditional models: 10 rows × 8, one row per class)
 //!     samples.png           the grid at the end of the run
@@ -17,8 +18,9 @@
 
 use crate::checkpoint::{self, RunCheckpointError};
 use crate::data::ImageSet;
+use crate::eval::{self, Reference, judge::Judge};
 use crate::grid::{self, GridError};
-use crate::metrics::{self, MetricsRow, RunningMean};
+use crate::metrics::{self, EpochQuality, MetricsRow, RunningMean};
 use crate::plot::{self, PlotError};
 use crate::report::{self, ReportError};
 use crate::sample;
@@ -38,6 +40,11 @@ pub const GRID_SAMPLES: usize = 64;
 /// The columns of every grid of a run: 8 × 8 samples, or 8 per class.
 pub const GRID_COLUMNS: usize = 8;
 
+/// How many samples the judge measures at each epoch end by default: enough
+/// for the curves to show the trend, cheap enough (about a second for
+/// `dcgan`) to leave the run's time alone.
+pub const DEFAULT_QUALITY_SAMPLES: usize = 1000;
+
 /// How a run behaves, beyond its [`TrainConfig`].
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -53,6 +60,10 @@ pub struct RunOptions {
     /// Stop at the first op that produces NaN or infinity, naming it
     /// ([`tensor::anomaly`]; slows training down).
     pub detect_anomaly: bool,
+    /// At each epoch end, draw this many samples (at most as many as there
+    /// are training images) and write the judge's verdict on them into
+    /// `metrics.csv`; 0 turns the check off. See [`DEFAULT_QUALITY_SAMPLES`].
+    pub quality_samples: usize,
 }
 
 impl Default for RunOptions {
@@ -63,6 +74,7 @@ impl Default for RunOptions {
             checkpoint_every: None,
             interrupt_at: None,
             detect_anomaly: false,
+            quality_samples: DEFAULT_QUALITY_SAMPLES,
         }
     }
 }
@@ -104,7 +116,9 @@ pub enum RunError {
     Plot(PlotError),
     /// Writing `report.html` failed.
     Report(ReportError),
-    /// A loss, score or gradient stopped being a finite number.
+    /// The judge's built-in weights could not be read.
+    Judge(nn::checkpoint::CheckpointError),
+    /// A loss, score, gradient or weight stopped being a finite number.
     NonFinite {
         /// The step at which it happened.
         step: u64,
@@ -131,6 +145,7 @@ impl fmt::Display for RunError {
             RunError::Grid(e) => write!(f, "sample grid: {e}"),
             RunError::Plot(e) => write!(f, "loss plot: {e}"),
             RunError::Report(e) => write!(f, "report: {e}"),
+            RunError::Judge(e) => write!(f, "the judge classifier: {e}"),
             RunError::NonFinite {
                 step,
                 what,
@@ -268,13 +283,60 @@ fn write_grid(trainer: &mut Trainer, path: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
+/// The judge and its reference statistics for the quality check at epoch
+/// ends: the first `n` training images, with `n` the number of samples
+/// (the test set is not loaded during training; `gan-mnist eval` compares
+/// with it). `None` if the check is off.
+fn quality_reference(
+    trainer: &Trainer,
+    options: &RunOptions,
+) -> Result<Option<(Reference, usize)>, RunError> {
+    let n = options.quality_samples.min(trainer.data.len());
+    if n < 2 {
+        return Ok(None);
+    }
+    let judge = Judge::pretrained(trainer.config().dataset).map_err(RunError::Judge)?;
+    let indices: Vec<usize> = (0..n).collect();
+    Ok(Some((Reference::new(judge, &trainer.data, &indices)?, n)))
+}
+
+/// The judge's verdict on `n` samples after `epoch`. The noise comes from
+/// an evaluation stream of its own (`eval::quality_rng`) and the generator
+/// runs in evaluation mode without gradients, so training goes on exactly
+/// as if nothing had been measured.
+fn epoch_quality(
+    trainer: &mut Trainer,
+    reference: &Reference,
+    n: usize,
+    epoch: usize,
+) -> Result<EpochQuality, RunError> {
+    let (seed, conditional) = (trainer.config().seed, trainer.config().model.is_conditional());
+    let noise_dim = trainer.model().noise_dim();
+    let range = trainer.model().batch_options().range;
+    let mut rng = eval::quality_rng(seed, epoch as u64);
+    let quality = eval::sample_quality(
+        reference,
+        n,
+        noise_dim,
+        conditional,
+        range,
+        &mut rng,
+        |z, labels| trainer.generate_eval(z, labels),
+    )?;
+    Ok(EpochQuality {
+        classifier_score: quality.classifier_score,
+        frechet_distance: quality.frechet_distance,
+        missing_digits: quality.missing_classes.len(),
+    })
+}
+
 /// The loop: steps, logs, grids at epoch ends, checkpoints, until the run is
 /// done or asked to stop. `running` holds the statistics of the steps since
 /// the last metrics row.
 ///
-/// Rows are written at multiples of `log_every` only (and once more at the
-/// end of a finished run), never because a run was interrupted: a resumed
-/// run then writes exactly the rows of one that never stopped.
+/// Rows are written at multiples of `log_every` and at epoch ends (and once
+/// more at the end of a finished run), never because a run was interrupted:
+/// a resumed run then writes exactly the rows of one that never stopped.
 fn train_until_done(
     mut trainer: Trainer,
     mut running: RunningMean,
@@ -298,6 +360,7 @@ fn train_until_done(
     let mut last_checkpoint: Option<PathBuf> = checkpoint::latest(&checkpoints).ok();
     let mut interrupted = false;
     let _anomaly = options.detect_anomaly.then(AnomalyDetection::on);
+    let reference = quality_reference(&trainer, options)?;
 
     while trainer.steps_done() < total {
         if options.stop.load(Ordering::Relaxed) || options.interrupt_at == Some(trainer.steps_done()) {
@@ -327,8 +390,20 @@ fn train_until_done(
         }
         running.add(&stats);
         let epoch = ((step - 1) / per_epoch + 1) as usize;
-        if step % config.log_every == 0 || step == total {
-            let row = write_row(&mut metrics_file, &metrics_path, step, epoch, &mut running)?;
+        let epoch_end = step % per_epoch == 0;
+        let quality = match (&reference, epoch_end) {
+            (Some((reference, n)), true) => Some(epoch_quality(&mut trainer, reference, *n, epoch)?),
+            _ => None,
+        };
+        if step % config.log_every == 0 || step == total || epoch_end {
+            let row = write_row(
+                &mut metrics_file,
+                &metrics_path,
+                step,
+                epoch,
+                &mut running,
+                quality,
+            )?;
             bar.set_message(format!(
                 "epoch {epoch}  loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}",
                 row.stats.loss_d, row.stats.loss_g, row.stats.d_real, row.stats.d_fake
@@ -336,7 +411,6 @@ fn train_until_done(
             last = Some(row);
         }
         bar.set_position(step);
-        let epoch_end = step % per_epoch == 0;
         if epoch_end {
             write_grid(&mut trainer, &dir.join(format!("samples/epoch_{epoch:03}.png")))?;
         }
@@ -410,18 +484,21 @@ impl Drop for AnomalyDetection {
     }
 }
 
-/// Appends the mean of the steps in `running` as the row for `step`.
+/// Appends the mean of the steps in `running` as the row for `step`, with
+/// the judge's figures if the step ends an epoch.
 fn write_row(
     file: &mut std::fs::File,
     path: &Path,
     step: u64,
     epoch: usize,
     running: &mut RunningMean,
+    quality: Option<EpochQuality>,
 ) -> Result<MetricsRow, RunError> {
     let row = MetricsRow {
         step,
         epoch,
         stats: running.take().expect("a row is written after at least one step"),
+        quality,
     };
     writeln!(file, "{}", row.to_csv()).map_err(io_error(path))?;
     file.flush().map_err(io_error(path))?;

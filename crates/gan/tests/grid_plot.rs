@@ -270,6 +270,7 @@ fn row(step: u64, loss_d: f64, loss_g: f64, d_real: f64, d_fake: f64) -> Metrics
             d_real,
             d_fake,
         },
+        quality: None,
     }
 }
 

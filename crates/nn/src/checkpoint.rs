@@ -187,7 +187,15 @@ pub fn load_entries<T: Element>(path: &Path) -> Result<HashMap<String, Entry<T>>
         path: path.to_path_buf(),
         source,
     })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Format {
+    entries_from_bytes(&bytes, path)
+}
+
+/// [`load_entries`] of a file already in memory; `path` names it in errors.
+pub fn entries_from_bytes<T: Element>(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<HashMap<String, Entry<T>>, CheckpointError> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
@@ -257,7 +265,26 @@ pub fn save_module<T: Element>(module: &dyn Module<T>, path: &Path) -> Result<()
 /// exactly the module's keys with matching shapes and dtypes; otherwise
 /// nothing is changed and the error names the first offending key.
 pub fn load_module<T: Element>(module: &dyn Module<T>, path: &Path) -> Result<(), CheckpointError> {
-    let mut saved = load_entries::<T>(path)?;
+    assign_entries(module, load_entries::<T>(path)?, path)
+}
+
+/// [`load_module`] from the bytes of a safetensors file already in memory
+/// (such as weights built into a program with `include_bytes!`); `path`
+/// names them in errors.
+pub fn load_module_from_bytes<T: Element>(
+    module: &dyn Module<T>,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    assign_entries(module, entries_from_bytes::<T>(bytes, path)?, path)
+}
+
+/// Checks that `saved` holds exactly `module`'s state, then assigns it.
+fn assign_entries<T: Element>(
+    module: &dyn Module<T>,
+    mut saved: HashMap<String, Entry<T>>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     // First pass: check everything.
     let mut problem = None;
     module.visit(&mut |name, state| {

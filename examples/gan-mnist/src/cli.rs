@@ -40,6 +40,71 @@ pub enum Command {
     Sample(SampleArgs),
     /// Time the workloads W1 (mlp), W2 (dcgan) or wgan-gp: one JSON line each.
     Bench(BenchArgs),
+    /// Measure a trained generator: classifier score, Fréchet distance,
+    /// share of each digit, against real test images.
+    Eval(EvalArgs),
+    /// The judge classifier that `eval` measures samples with.
+    #[command(subcommand)]
+    Classifier(ClassifierCommand),
+}
+
+/// `gan-mnist classifier …`.
+#[derive(Debug, Subcommand)]
+pub enum ClassifierCommand {
+    /// Train the judge on the training images and report its test accuracy.
+    Train(ClassifierTrainArgs),
+}
+
+/// `gan-mnist classifier train`.
+#[derive(Debug, Args)]
+pub struct ClassifierTrainArgs {
+    /// mnist or fashion.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: Dataset,
+    /// Passes over the training images (the learning rate halves after each).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub epochs: u64,
+    /// Seed of the weights and the data order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The safetensors file to write [default: judge-<dataset>.safetensors].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the dataset files are (default: $MNIST_DIR / $FASHION_MNIST_DIR, then ./data/…).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download; say which files to put where instead.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `gan-mnist eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A run folder (its newest checkpoint) or one checkpoint folder.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// How many samples to draw (and real training images for the ceiling).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    pub n: u64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where the dataset files are (default: $MNIST_DIR / $FASHION_MNIST_DIR, then ./data/…).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download; say which files to put where instead.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `gan-mnist train`.
@@ -123,6 +188,10 @@ pub struct TrainArgs {
     /// PyTorch's anomaly detection). For debugging: training is slower.
     #[arg(long)]
     pub detect_anomaly: bool,
+    /// Samples measured by the judge at each epoch end (classifier score,
+    /// Fréchet distance, missing digits in metrics.csv); 0 turns it off.
+    #[arg(long, default_value_t = gan::run::DEFAULT_QUALITY_SAMPLES)]
+    pub quality_samples: usize,
 }
 
 /// `gan-mnist sample`.

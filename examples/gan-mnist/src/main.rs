@@ -8,12 +8,15 @@
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
+//! gan-mnist eval --checkpoint runs/dcgan      classifier score, Fréchet distance, digit shares
+//! gan-mnist classifier train                  train the judge that eval uses
 //! ```
 
 mod cli;
+mod commands;
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command, SampleArgs, TrainArgs};
+use cli::{BenchArgs, ClassifierCommand, Cli, Command, SampleArgs, TrainArgs};
 use gan::bench::{self, BenchPlan};
 use gan::data::{self, Split};
 use gan::models::ModelKind;
@@ -35,6 +38,8 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => train(*args),
         Some(Command::Sample(args)) => sample(args),
         Some(Command::Bench(args)) => bench(args),
+        Some(Command::Eval(args)) => commands::eval::eval(args),
+        Some(Command::Classifier(ClassifierCommand::Train(args))) => commands::classifier::train(args),
         None => train(cli.train),
     };
     match result {
@@ -75,6 +80,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         checkpoint_every: args.checkpoint_every,
         interrupt_at: None,
         detect_anomaly: args.detect_anomaly,
+        quality_samples: args.quality_samples,
     };
 
     let (config, dir, resuming) = match &args.resume {
@@ -131,6 +137,17 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
             // The critic's scores are raw, not probabilities: their gap is
             // its estimate of the Wasserstein distance (see gan::wasserstein).
             println!("Wasserstein estimate D(x) − D(G(z)): {:.3}", s.d_real - s.d_fake);
+        }
+        if let Some(q) = row.quality {
+            println!(
+                "judge on {} samples: classifier score {:.2}, Fréchet distance {:.1}, {} missing \
+                 (`gan-mnist eval --checkpoint {}` for the full measure)",
+                args.quality_samples,
+                q.classifier_score,
+                q.frechet_distance,
+                q.missing_digits,
+                summary.dir.display()
+            );
         }
     }
     let minutes = summary.elapsed.as_secs_f64() / 60.0;

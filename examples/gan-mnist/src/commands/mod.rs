@@ -1,0 +1,19 @@
+//! The subcommands that measure quality: `eval` and `classifier train`.
+
+pub mod classifier;
+pub mod eval;
+
+use gan::data::{self, Dataset, ImageSet, Split};
+use std::path::Path;
+
+/// Loads one split of `dataset` (from `dir`, the environment or the default
+/// folder; downloaded unless `offline`).
+pub fn load_split(
+    dataset: Dataset,
+    split: Split,
+    dir: Option<&Path>,
+    offline: bool,
+) -> Result<ImageSet, String> {
+    let downloader = dataset.downloader().with_offline(offline);
+    data::load(dataset, split, dir, &downloader).map_err(|e| e.to_string())
+}
