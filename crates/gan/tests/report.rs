@@ -93,12 +93,14 @@ fn every_run_writes_a_self_contained_report() {
     ] {
         assert!(html.contains(row), "no {row}");
     }
-    // The curves, drawn inline, with their legends.
-    assert_eq!(html.matches("<svg").count(), 1);
-    for label in ["loss_d", "loss_g", "d_real", "d_fake"] {
+    // The curves, drawn inline, with their legends: the losses and scores,
+    // and (runs check quality at each epoch end by default) the judge's
+    // figures.
+    assert_eq!(html.matches("<svg").count(), 2);
+    for label in ["loss_d", "loss_g", "d_real", "d_fake", "Classifier score"] {
         assert!(html.contains(label), "no curve {label}");
     }
-    assert!(html.contains("no quality metrics in this run"));
+    assert!(!html.contains("no quality metrics in this run"));
 }
 
 #[test]
