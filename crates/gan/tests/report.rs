@@ -136,3 +136,19 @@ fn quality_columns_are_plotted_when_present_and_extra_columns_are_tolerated() {
     // No grids in this folder, so none are referenced.
     assert_eq!(refs, ["config.json", "metrics.csv"]);
 }
+
+#[test]
+fn a_run_without_quality_columns_says_so() {
+    let dir = data_common::scratch_dir("report-no-quality");
+    std::fs::write(dir.join("config.json"), r#"{"model": "mlp", "dataset": "mnist"}"#).unwrap();
+    // A metrics.csv from before the judge existed: the six loss columns only.
+    std::fs::write(
+        dir.join("metrics.csv"),
+        "step,epoch,loss_d,loss_g,d_real,d_fake\n50,1,1.2,0.8,0.6,0.4\n100,1,1.1,0.9,0.6,0.4\n",
+    )
+    .unwrap();
+    write_report(&dir).unwrap();
+    let (html, _) = assert_self_contained(&dir);
+    assert!(html.contains("no quality metrics in this run"));
+    assert_eq!(html.matches("<svg").count(), 1, "the curves only");
+}
