@@ -2,17 +2,11 @@
 //! `--detect-anomaly`) and an output folder that cannot be written. Each
 //! gives one line on stderr, a non-zero exit, and leaves good files alone.
 
+mod common;
+use common::shared_mnist;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// `shared/data/mnist` beside the repository checkout.
-fn shared_mnist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|d| d.join("shared/data/mnist"))
-        .find(|d| d.is_dir())
-        .expect("shared/data/mnist beside the checkout")
-}
 
 /// `gan-mnist train --model mlp` on the shared MNIST with `extra` flags.
 fn train(out: &Path, extra: &[&str]) -> Output {

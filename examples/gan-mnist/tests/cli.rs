@@ -1,6 +1,9 @@
 //! The command line: bad flags and values get clear one-line errors and a
 //! non-zero exit, before any work is done.
 
+mod common;
+use common::shared_mnist;
+
 use std::process::{Command, Output};
 
 fn gan_mnist(args: &[&str]) -> Output {
@@ -99,15 +102,6 @@ fn missing_data_offline_says_which_files_to_put_where() {
         "nothing is created when the data is missing"
     );
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// `shared/data/mnist` beside the repository checkout.
-fn shared_mnist() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|d| d.join("shared/data/mnist"))
-        .find(|d| d.is_dir())
-        .expect("shared/data/mnist beside the checkout")
 }
 
 #[test]

@@ -4,23 +4,17 @@
 //! loads, and `--resume` must carry on from it. At the end the run finishes
 //! and its `metrics.csv` holds every step exactly once.
 
+mod common;
+use common::shared_mnist;
+
 use gan::checkpoint;
 use gan::nn::{Adam, AdamConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How many times the training process is killed.
 const KILLS: usize = 24;
-
-/// `shared/data/mnist` beside the repository checkout.
-fn shared_mnist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|d| d.join("shared/data/mnist"))
-        .find(|d| d.is_dir())
-        .expect("shared/data/mnist beside the checkout")
-}
 
 /// A small seeded generator for the kill delays (xorshift64*): the test
 /// picks the same moments every time it runs (the process's speed varies,

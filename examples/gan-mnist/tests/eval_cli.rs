@@ -1,7 +1,9 @@
 //! `gan-mnist eval`: a table or JSON for a trained run, and a clear
 //! one-line error for a folder that is not one.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::shared_mnist;
+
 use std::process::{Command, Output};
 
 fn gan_mnist(args: &[&str]) -> Output {
@@ -9,15 +11,6 @@ fn gan_mnist(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
-}
-
-/// `shared/data/mnist` beside the repository checkout.
-fn shared_mnist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|d| d.join("shared/data/mnist"))
-        .find(|d| d.is_dir())
-        .expect("shared/data/mnist beside the checkout")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -145,16 +145,5 @@ pub fn accuracy(judge: &Judge, set: &ImageSet) -> Result<f64> {
 
 /// The class with the largest logit of each row of `[n, CLASSES]` logits.
 pub fn predictions(logits: &[f32]) -> Vec<usize> {
-    logits
-        .chunks_exact(CLASSES)
-        .map(|row| {
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = i;
-                }
-            }
-            best
-        })
-        .collect()
+    super::score::argmax_rows(logits, CLASSES)
 }

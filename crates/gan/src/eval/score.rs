@@ -140,7 +140,7 @@ pub fn softmax_rows(logits: &[f32], classes: usize) -> Vec<f64> {
 
 /// The index of the largest value of each row (`classes` per row; the
 /// first one at a tie).
-pub fn argmax_rows(values: &[f64], classes: usize) -> Vec<usize> {
+pub fn argmax_rows<T: PartialOrd + Copy>(values: &[T], classes: usize) -> Vec<usize> {
     values
         .chunks_exact(classes.max(1))
         .map(|row| {
