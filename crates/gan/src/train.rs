@@ -143,6 +143,21 @@ pub fn check_adam_settings(lr_g: f64, lr_d: f64, betas: (f64, f64)) -> std::resu
     Ok(())
 }
 
+/// The two Adam optimizers of a GAN, over the generator's and the
+/// discriminator's parameters, with learning rates `(lr_g, lr_d)` and
+/// shared betas (ε and the rest at Adam's defaults).
+pub fn adam_pair(model: &dyn GanModel, (lr_g, lr_d): (f64, f64), betas: (f64, f64)) -> (Adam, Adam) {
+    let adam = |lr| AdamConfig {
+        lr,
+        betas,
+        ..AdamConfig::default()
+    };
+    (
+        Adam::new(model.generator().named_parameters(), adam(lr_g)),
+        Adam::new(model.discriminator().named_parameters(), adam(lr_d)),
+    )
+}
+
 /// What one step measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepStats {
@@ -342,13 +357,7 @@ impl Trainer {
         let model = config
             .model
             .build(&mut stream_rng(config.seed, streams::WEIGHTS))?;
-        let adam = |lr| AdamConfig {
-            lr,
-            betas: config.betas,
-            ..AdamConfig::default()
-        };
-        let opt_g = Adam::new(model.generator().named_parameters(), adam(config.lr_g));
-        let opt_d = Adam::new(model.discriminator().named_parameters(), adam(config.lr_d));
+        let (opt_g, opt_d) = adam_pair(model.as_ref(), (config.lr_g, config.lr_d), config.betas);
         let objective = config.loss.objective(config.label_smoothing);
         let mut data_rng = stream_rng(config.seed, streams::DATA);
         let rng_at_epoch_start = data_rng.clone();

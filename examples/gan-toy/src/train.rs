@@ -8,8 +8,10 @@ use crate::datasets::{Point, Toy};
 use crate::models::{SpreadReference, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
-use gan::train::{check_adam_settings, discriminator_update, generator_update, stream_rng, streams};
-use nn::{Adam, AdamConfig};
+use gan::train::{
+    adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
+};
+use nn::Adam;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use tensor::{Result, Tensor, TensorError, no_grad};
@@ -145,13 +147,7 @@ impl ToyTrainer {
             config.minibatch_std,
             &mut stream_rng(config.seed, streams::WEIGHTS),
         );
-        let adam = |lr| AdamConfig {
-            lr,
-            betas: config.betas,
-            ..AdamConfig::default()
-        };
-        let opt_g = Adam::new(model.generator().named_parameters(), adam(config.lr_g));
-        let opt_d = Adam::new(model.discriminator().named_parameters(), adam(config.lr_d));
+        let (opt_g, opt_d) = adam_pair(&model, (config.lr_g, config.lr_d), config.betas);
         Ok(ToyTrainer {
             objective: config.loss.objective(0.0),
             noise_rng: stream_rng(config.seed, streams::NOISE),
