@@ -171,6 +171,19 @@ pub struct StepStats {
     pub d_fake: f64,
 }
 
+impl StepStats {
+    /// The figures of one step: the discriminator's loss and mean scores
+    /// from its last update `d`, and the generator's loss `loss_g`.
+    pub fn of(d: &DiscriminatorLoss, loss_g: &Tensor) -> Result<StepStats> {
+        Ok(StepStats {
+            loss_d: f64::from(d.loss.item()?),
+            loss_g: f64::from(loss_g.item()?),
+            d_real: d.real_score,
+            d_fake: d.fake_score,
+        })
+    }
+}
+
 /// Why a step failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepError {
@@ -415,13 +428,7 @@ impl Trainer {
             &labels,
         )?;
         self.step += 1;
-
-        Ok(StepStats {
-            loss_d: f64::from(d.loss.item()?),
-            loss_g: f64::from(loss_g.item()?),
-            d_real: d.real_score,
-            d_fake: d.fake_score,
-        })
+        Ok(StepStats::of(&d, &loss_g)?)
     }
 
     /// The next batch of real images (and their labels), starting a new,

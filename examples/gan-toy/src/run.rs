@@ -21,7 +21,8 @@ use crate::coverage::{self, ModeCoverage, NearestDistances, mode_coverage, neare
 use crate::datasets::Point;
 use crate::frames::{Frame, FrameContent, grid_points, render, strip, write_png};
 use crate::optimal::optimal_scores;
-use crate::train::{EVAL_REAL_STREAM, ToyConfig, ToyStats, ToyTrainer};
+use crate::train::{EVAL_REAL_STREAM, ToyConfig, ToyTrainer};
+use gan::train::StepStats;
 use gan::train::{stream_rng, streams};
 use nn::checkpoint::write_atomically;
 use serde_json::json;
@@ -56,7 +57,7 @@ pub struct FrameReport {
     /// Generator steps done.
     pub step: u64,
     /// The last step's losses and scores (`None` before the first step).
-    pub stats: Option<ToyStats>,
+    pub stats: Option<StepStats>,
     /// Mean length of the generator loss's gradient at each fake point.
     pub generator_push: f64,
     /// Mode coverage (mixtures only).

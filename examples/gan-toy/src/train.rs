@@ -9,7 +9,7 @@ use crate::models::{SpreadReference, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
 use gan::train::{
-    adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
+    StepStats, adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
 };
 use nn::Adam;
 use rand_chacha::ChaCha8Rng;
@@ -104,19 +104,6 @@ impl ToyConfig {
     }
 }
 
-/// What one step measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ToyStats {
-    /// The discriminator's loss (of its last update).
-    pub loss_d: f64,
-    /// The generator's loss.
-    pub loss_g: f64,
-    /// Mean score on the real batch (a probability for `bce`).
-    pub d_real: f64,
-    /// Mean score on the fake batch, on the same scale.
-    pub d_fake: f64,
-}
-
 /// The random stream of the fixed real points that frames and coverage use
 /// (after `gan::train::streams`' four).
 pub const EVAL_REAL_STREAM: u64 = 4;
@@ -163,7 +150,7 @@ impl ToyTrainer {
 
     /// One step of the game: `d_steps` discriminator updates on fresh real
     /// points, then one generator update.
-    pub fn step(&mut self) -> Result<ToyStats> {
+    pub fn step(&mut self) -> Result<StepStats> {
         let batch = self.config.batch_size;
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
@@ -181,12 +168,7 @@ impl ToyTrainer {
         let z = self.noise(batch)?;
         let loss_g = generator_update(&self.model, self.objective.as_ref(), &mut self.opt_g, &z, &[])?;
         self.step += 1;
-        Ok(ToyStats {
-            loss_d: f64::from(d.loss.item()?),
-            loss_g: f64::from(loss_g.item()?),
-            d_real: d.real_score,
-            d_fake: d.fake_score,
-        })
+        StepStats::of(&d, &loss_g)
     }
 
     /// Noise `z ~ N(0, 1)`, `[batch, noise_dim]`, from the training stream.
