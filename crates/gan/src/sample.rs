@@ -10,7 +10,7 @@
 use crate::checkpoint;
 use crate::data::Dataset;
 use crate::grid::{self, GrayImage};
-use crate::models::NUM_CLASSES;
+use crate::models::{GanModel, ModelKind, NUM_CLASSES};
 use crate::run::RunError;
 use crate::train::stream_rng;
 use std::path::{Path, PathBuf};
@@ -79,6 +79,19 @@ pub struct SampleGrid {
     pub legend: Option<String>,
 }
 
+/// A `model` whose generator holds the weights saved in the `checkpoint`
+/// folder, in eval mode (BatchNorm on its running statistics), ready to
+/// sample. The discriminator keeps the random weights drawn from `seed`:
+/// sampling never uses it.
+pub fn load_generator(checkpoint: &Path, model: ModelKind, seed: u64) -> Result<Box<dyn GanModel>, RunError> {
+    // The weights are replaced by the checkpoint's right away.
+    let mut model = model.build(&mut stream_rng(seed, 0))?;
+    nn::checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))
+        .map_err(|e| RunError::Checkpoint(e.into()))?;
+    model.set_training(false);
+    Ok(model)
+}
+
 /// A grid of samples from the generator saved at `path`, as `request` asks.
 pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, RunError> {
     let checkpoint = resolve_checkpoint(path)?;
@@ -107,11 +120,7 @@ pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, Ru
         ));
     }
 
-    // The weights are replaced by the checkpoint's right away.
-    let mut model = config.model.build(&mut stream_rng(request.seed, 0))?;
-    nn::checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))
-        .map_err(|e| RunError::Checkpoint(e.into()))?;
-    model.set_training(false);
+    let model = load_generator(&checkpoint, config.model, request.seed)?;
     let mut rng = stream_rng(request.seed, 1);
     let (z, labels, columns) = if per_class_rows {
         let columns = n / NUM_CLASSES;

@@ -28,7 +28,7 @@ use crate::checkpoint;
 use crate::data::{Dataset, ImageSet, PixelRange};
 use crate::models::{ModelKind, NUM_CLASSES};
 use crate::run::RunError;
-use crate::sample::resolve_checkpoint;
+use crate::sample::{load_generator, resolve_checkpoint};
 use crate::train::stream_rng;
 use frechet::{FeatureStats, frechet_distance};
 use judge::{CLASSES, FEATURES, Judge, to_judge_input};
@@ -223,10 +223,7 @@ pub fn evaluate_run(
             format!("--n {}: a covariance needs at least 2 samples", request.n),
         )));
     }
-    let mut model = config.model.build(&mut stream_rng(request.seed, 0))?;
-    nn::checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))
-        .map_err(|e| RunError::Checkpoint(e.into()))?;
-    model.set_training(false);
+    let model = load_generator(&checkpoint, config.model, request.seed)?;
     let judge = Judge::pretrained(config.dataset).map_err(|e| RunError::Checkpoint(e.into()))?;
     let all_test: Vec<usize> = (0..test.len()).collect();
     let reference = Reference::new(judge, test, &all_test)?;
