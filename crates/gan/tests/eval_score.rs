@@ -2,7 +2,7 @@
 
 use gan::eval::score::{
     MISSING_SHARE, argmax_rows, class_shares, classifier_score, missing_classes, per_class_agreement,
-    softmax_rows,
+    score_parts, softmax_rows,
 };
 
 /// `n` one-hot rows of 10 classes, row `i` certain of class `class(i)`.
@@ -43,6 +43,41 @@ fn a_confident_classifier_over_balanced_classes_scores_the_class_count() {
     let score = classifier_score(&p, 10).unwrap();
     // KL = ln 10 − ln 2 for every row: exp gives 5.
     assert!((score - 5.0).abs() < 1e-12, "{score}");
+}
+
+#[test]
+fn the_score_splits_into_spread_times_certainty() {
+    // Certain samples of five classes: all of the loss is in the spread.
+    let parts = score_parts(&one_hot(1000, |i| i % 5), 10).unwrap();
+    assert!(
+        (parts.spread - 5.0).abs() < 1e-12 && parts.certainty == 1.0,
+        "{parts:?}"
+    );
+    // Balanced classes, each sample split evenly between two: all of it is
+    // in the certainty, exp(−ln 2) = ½.
+    let mut halves = vec![0.0; 1000 * 10];
+    for i in 0..1000 {
+        halves[i * 10 + i % 10] = 0.5;
+        halves[i * 10 + (i + 1) % 10] = 0.5;
+    }
+    let parts = score_parts(&halves, 10).unwrap();
+    assert!(
+        (parts.spread - 10.0).abs() < 1e-12 && (parts.certainty - 0.5).abs() < 1e-12,
+        "{parts:?}"
+    );
+    // Arbitrary rows: the product is the score.
+    let logits: Vec<f32> = (0..300 * 10)
+        .map(|i| ((i * 7919 % 101) as f32 - 50.0) / 9.0)
+        .collect();
+    let p = softmax_rows(&logits, 10);
+    let parts = score_parts(&p, 10).unwrap();
+    let score = classifier_score(&p, 10).unwrap();
+    assert!(
+        (parts.spread * parts.certainty - score).abs() < 1e-9 * score,
+        "{parts:?} vs {score}"
+    );
+    assert!(parts.spread <= 10.0 && parts.certainty <= 1.0 && parts.certainty > 0.0);
+    assert!(score_parts(&[], 10).is_none() && score_parts(&[1.0, 0.0, 0.0], 2).is_none());
 }
 
 #[test]

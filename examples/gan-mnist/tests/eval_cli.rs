@@ -63,6 +63,9 @@ fn eval_reports_a_tiny_conditional_run_as_json_and_as_a_table() {
     assert_eq!(samples["count"], 200);
     let score = samples["classifier_score"].as_f64().unwrap();
     assert!((1.0..=10.0).contains(&score), "{score}");
+    let parts = &samples["score_parts"];
+    let product = parts["spread"].as_f64().unwrap() * parts["certainty"].as_f64().unwrap();
+    assert!((product - score).abs() < 1e-9 * score, "{parts} vs {score}");
     assert!(samples["frechet_distance"].as_f64().unwrap() > 0.0);
     assert_eq!(samples["class_shares"].as_array().unwrap().len(), 10);
     assert_eq!(samples["per_class_agreement"].as_array().unwrap().len(), 10);
@@ -77,6 +80,8 @@ fn eval_reports_a_tiny_conditional_run_as_json_and_as_a_table() {
     let table = text(&out.stdout);
     for word in [
         "score",
+        "spread",
+        "certainty",
         "Fréchet",
         "samples",
         "real (train images)",

@@ -58,6 +58,9 @@ pub struct Quality {
     pub count: usize,
     /// `exp(E_x KL(p(y|x) ‖ p(y)))`, between 1 and 10.
     pub classifier_score: f64,
+    /// The score's two factors: how many classes the images spread over,
+    /// and how sure the judge is of each (`spread × certainty = score`).
+    pub score_parts: score::ScoreParts,
     /// The Fréchet distance of the judge's features to the reference's
     /// (NaN, written `null` in JSON, if the features were not finite).
     pub frechet_distance: f64,
@@ -119,6 +122,10 @@ impl Reference {
         Quality {
             count: predicted.len(),
             classifier_score: score::classifier_score(&probabilities, CLASSES).unwrap_or(f64::NAN),
+            score_parts: score::score_parts(&probabilities, CLASSES).unwrap_or(score::ScoreParts {
+                spread: f64::NAN,
+                certainty: f64::NAN,
+            }),
             frechet_distance: frechet,
             min_share: class_shares.iter().copied().fold(f64::INFINITY, f64::min),
             max_share: class_shares.iter().copied().fold(0.0, f64::max),

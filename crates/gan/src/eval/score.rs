@@ -38,15 +38,7 @@ pub fn classifier_score(probabilities: &[f64], classes: usize) -> Option<f64> {
         return None;
     }
     let count = probabilities.len() / classes;
-    let mut marginal = vec![0.0; classes];
-    for row in probabilities.chunks_exact(classes) {
-        for (m, &p) in marginal.iter_mut().zip(row) {
-            *m += p;
-        }
-    }
-    for m in &mut marginal {
-        *m /= count as f64;
-    }
+    let marginal = marginal(probabilities, classes);
     // KL(p(y|x) ‖ p(y)) = Σ_y p(y|x) (ln p(y|x) − ln p(y)); a term with
     // p(y|x) = 0 contributes 0, and p(y) ≥ p(y|x)/count > 0 wherever p(y|x) > 0.
     let mean_kl = probabilities
@@ -61,6 +53,67 @@ pub fn classifier_score(probabilities: &[f64], classes: usize) -> Option<f64> {
         .sum::<f64>()
         / count as f64;
     Some(mean_kl.exp())
+}
+
+/// The classifier score split into its two factors.
+///
+/// Since `p(y)` is the mean of `p(y|x)`, `E_x KL(p(y|x) ‖ p(y)) = H(p(y)) −
+/// E_x H(p(y|x))` (entropies `H`), so the score is exactly
+/// `spread × certainty` with
+///
+/// ```text
+/// spread    = exp( H(p(y)) )          how many classes the samples spread over (1 … C)
+/// certainty = exp( −E_x H(p(y|x)) )   how sure the classifier is of each sample (0 … 1]
+/// ```
+///
+/// A low score from over-drawn classes shows in `spread`; one from
+/// ambiguous, malformed samples shows in `certainty`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ScoreParts {
+    /// `exp(H(p(y)))`: the effective number of classes drawn.
+    pub spread: f64,
+    /// `exp(−E_x H(p(y|x)))`: 1 when every sample is classified with certainty.
+    pub certainty: f64,
+}
+
+/// The two factors of [`classifier_score`] for the same `probabilities`;
+/// `None` in the same cases.
+///
+/// ```
+/// use gan::eval::score::{classifier_score, score_parts};
+/// // Two certain samples of one class and one unsure sample.
+/// let p = [1.0, 0.0, 1.0, 0.0, 0.5, 0.5];
+/// let parts = score_parts(&p, 2).unwrap();
+/// let score = classifier_score(&p, 2).unwrap();
+/// assert!((parts.spread * parts.certainty - score).abs() < 1e-12);
+/// ```
+pub fn score_parts(probabilities: &[f64], classes: usize) -> Option<ScoreParts> {
+    if classes == 0 || probabilities.is_empty() || probabilities.len() % classes != 0 {
+        return None;
+    }
+    let count = (probabilities.len() / classes) as f64;
+    let mean_entropy = probabilities.chunks_exact(classes).map(entropy).sum::<f64>() / count;
+    Some(ScoreParts {
+        spread: entropy(&marginal(probabilities, classes)).exp(),
+        certainty: (-mean_entropy).exp(),
+    })
+}
+
+/// `p(y)`: the mean of the rows (`classes` per row) of `probabilities`.
+fn marginal(probabilities: &[f64], classes: usize) -> Vec<f64> {
+    let count = (probabilities.len() / classes).max(1) as f64;
+    let mut marginal = vec![0.0; classes];
+    for row in probabilities.chunks_exact(classes) {
+        for (m, &p) in marginal.iter_mut().zip(row) {
+            *m += p;
+        }
+    }
+    marginal.iter().map(|m| m / count).collect()
+}
+
+/// `H(p) = −Σ p ln p`, with `0 · ln 0 = 0`.
+fn entropy(p: &[f64]) -> f64 {
+    -p.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f64>()
 }
 
 /// The share of each class among `predicted` (class indices below

@@ -50,8 +50,8 @@ fn table(report: &EvalReport) -> String {
     .expect("writing to a String");
     writeln!(
         w,
-        "\n{:<20} {:>8} {:>9} {:>10} {:>10}  missing",
-        "", "score", "Fréchet", "min share", "max share"
+        "\n{:<20} {:>8} {:>8} {:>9} {:>9} {:>10} {:>10}  missing",
+        "", "score", "= spread", "× certainty", "Fréchet", "min share", "max share"
     )
     .expect("writing to a String");
     let row = |w: &mut String, name: &str, q: &Quality| {
@@ -62,8 +62,10 @@ fn table(report: &EvalReport) -> String {
         };
         writeln!(
             w,
-            "{name:<20} {:>8.3} {:>9.3} {:>9.1}% {:>9.1}%  {missing}",
+            "{name:<20} {:>8.3} {:>8.3} {:>11.3} {:>9.3} {:>9.1}% {:>9.1}%  {missing}",
             q.classifier_score,
+            q.score_parts.spread,
+            q.score_parts.certainty,
             q.frechet_distance,
             100.0 * q.min_share,
             100.0 * q.max_share
