@@ -34,10 +34,7 @@ pub const MISSING_SHARE: f64 = 0.01;
 /// assert!((s - 2.0).abs() < 1e-12);
 /// ```
 pub fn classifier_score(probabilities: &[f64], classes: usize) -> Option<f64> {
-    if classes == 0 || probabilities.is_empty() || probabilities.len() % classes != 0 {
-        return None;
-    }
-    let count = probabilities.len() / classes;
+    let count = whole_rows(probabilities, classes)?;
     let marginal = marginal(probabilities, classes);
     // KL(p(y|x) ‖ p(y)) = Σ_y p(y|x) (ln p(y|x) − ln p(y)); a term with
     // p(y|x) = 0 contributes 0, and p(y) ≥ p(y|x)/count > 0 wherever p(y|x) > 0.
@@ -88,15 +85,19 @@ pub struct ScoreParts {
 /// assert!((parts.spread * parts.certainty - score).abs() < 1e-12);
 /// ```
 pub fn score_parts(probabilities: &[f64], classes: usize) -> Option<ScoreParts> {
-    if classes == 0 || probabilities.is_empty() || probabilities.len() % classes != 0 {
-        return None;
-    }
-    let count = (probabilities.len() / classes) as f64;
+    let count = whole_rows(probabilities, classes)? as f64;
     let mean_entropy = probabilities.chunks_exact(classes).map(entropy).sum::<f64>() / count;
     Some(ScoreParts {
         spread: entropy(&marginal(probabilities, classes)).exp(),
         certainty: (-mean_entropy).exp(),
     })
+}
+
+/// The number of rows of `classes` values in `probabilities`; `None` if
+/// there are none or the last is not whole.
+fn whole_rows(probabilities: &[f64], classes: usize) -> Option<usize> {
+    (classes > 0 && !probabilities.is_empty() && probabilities.len() % classes == 0)
+        .then(|| probabilities.len() / classes)
 }
 
 /// `p(y)`: the mean of the rows (`classes` per row) of `probabilities`.
