@@ -16,6 +16,7 @@ use crate::train::{TrainConfig, Trainer};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::Instant;
+use tensor::kernels::gemm::GemmPath;
 use tensor::{Result, TensorError};
 
 /// How long to measure.
@@ -72,6 +73,14 @@ pub struct BenchReport {
     pub steps: usize,
     /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
     pub peak_rss_mib: Option<f64>,
+    /// Which f32 matrix-multiply path ran (`avx512`, `avx2` or `portable`;
+    /// see `tensor::kernels::gemm::GemmPath`).
+    pub gemm: String,
+    /// Fresh pages the process took from the kernel per timed step (Linux
+    /// minor page faults). After the warm-up a step should reuse the memory
+    /// of the previous one: every fresh page costs a fault and the zeroing of
+    /// 4 KiB.
+    pub page_faults_per_step: Option<f64>,
 }
 
 /// Random MNIST-shaped training data: `count` 28×28 images.
@@ -90,6 +99,7 @@ pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
         trainer.step()?;
     }
     let mut per_step = Vec::with_capacity(plan.chunks);
+    let faults_before = minor_page_faults();
     for _ in 0..plan.chunks {
         let start = Instant::now();
         for _ in 0..plan.steps_per_chunk {
@@ -97,6 +107,10 @@ pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
         }
         per_step.push(start.elapsed().as_secs_f64() * 1e3 / plan.steps_per_chunk as f64);
     }
+    let steps = plan.chunks * plan.steps_per_chunk;
+    let page_faults_per_step = faults_before
+        .zip(minor_page_faults())
+        .map(|(before, after)| after.saturating_sub(before) as f64 / steps as f64);
     per_step.sort_by(f64::total_cmp);
     Ok(BenchReport {
         workload: model.name().to_string(),
@@ -104,8 +118,10 @@ pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
         ms_per_step: per_step[per_step.len() / 2],
         ms_per_step_min: per_step[0],
         ms_per_step_max: per_step[per_step.len() - 1],
-        steps: plan.chunks * plan.steps_per_chunk,
+        steps,
         peak_rss_mib: peak_rss_mib(),
+        gemm: GemmPath::active().name().to_string(),
+        page_faults_per_step,
     })
 }
 
@@ -116,4 +132,14 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The minor page faults of the process so far, from `/proc/self/stat`
+/// (field 10, `minflt`; `None` where that file does not exist).
+pub fn minor_page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // count fields after its closing parenthesis, where field 3 starts.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
 }

@@ -3,7 +3,10 @@
 //!
 //! Everything generic in the crate is written against [`Element`], so both
 //! precisions go through the very same op code; only the matrix product picks
-//! a different microkernel (`sgemm` or `dgemm` from `matrixmultiply`).
+//! a different kernel: the engine's own f32 gemm
+//! ([`kernels::gemm::sgemm`](crate::kernels::gemm::sgemm), AVX-512 or AVX2
+//! microkernels chosen at run time, `matrixmultiply` elsewhere) or
+//! `matrixmultiply`'s `dgemm` for f64.
 
 use ndarray::NdFloat;
 use rand::Rng;
@@ -26,7 +29,7 @@ pub trait Element: NdFloat + Default + Sum + SampleUniform + 'static {
     fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
 
     /// `C = alpha * A·B + beta * C` for row/column-strided matrices, on the
-    /// calling thread (`matrixmultiply`'s `sgemm` or `dgemm`).
+    /// calling thread (the engine's `sgemm`, or `matrixmultiply`'s `dgemm`).
     ///
     /// # Safety
     /// The pointers and strides must describe valid `m×k`, `k×n` and `m×n`
@@ -101,5 +104,5 @@ macro_rules! impl_element {
     };
 }
 
-impl_element!(f32, "f32", matrixmultiply::sgemm);
+impl_element!(f32, "f32", crate::kernels::gemm::sgemm);
 impl_element!(f64, "f64", matrixmultiply::dgemm);

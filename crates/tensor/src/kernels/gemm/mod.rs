@@ -1,5 +1,19 @@
-//! Matrix products on `matrixmultiply`'s microkernels, split across rayon's
-//! threads by blocks of rows or columns.
+//! Matrix products: the engine's own f32 gemm (cache blocking, packing and
+//! register-tiled AVX-512 / AVX2 microkernels, chosen at run time), and
+//! `matrixmultiply` for f64 and for CPUs without those instruction sets;
+//! split across rayon's threads by blocks of rows or columns.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` (this file) | the public functions, [`sgemm`], and how a product is cut among threads |
+//! | `isa.rs` | which path runs ([`GemmPath`]), `TENSOR_GEMM` |
+//! | `blocked.rs` | the BLIS-style loops around the microkernel: blocking sizes, packing, per-thread buffers |
+//! | `microkernel.rs` | the register tile, where the multiply-adds happen |
+//! | `pack.rs` | copying blocks of `A` and `B` into the order the microkernel reads them |
+//! | `simd.rs` | the seven vector instructions the microkernel uses, for AVX-512F and AVX2 |
+//!
+//! Learners: read `microkernel.rs` first, then `blocked.rs`; the book's
+//! chapter "How a fast matrix multiply works" walks through both.
 //!
 //! `matrixmultiply` has a threading feature of its own, but on this kind of
 //! machine it was unpredictable; giving each rayon worker one block of the
@@ -12,10 +26,24 @@
 //! tall and square ones. New outputs are neither zeroed (the gemm overwrites
 //! them) nor left unaligned (see `output`).
 //!
-//! Strides are passed straight to the microkernel, so a transposed view costs
-//! no copy.
+//! Strides are passed straight to the packing routines, so a transposed view
+//! costs no copy.
 //!
 //! Speed: `benches/matmul.rs` compares these functions with bare `sgemm` calls.
+
+// The engine's own kernels use x86-64 vector instructions; other CPUs take
+// the portable path.
+#[cfg(target_arch = "x86_64")]
+mod blocked;
+mod isa;
+#[cfg(target_arch = "x86_64")]
+mod microkernel;
+#[cfg(target_arch = "x86_64")]
+mod pack;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+pub use isa::{GEMM_PATH_VAR, GemmPath};
 
 use crate::Element;
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
@@ -367,6 +395,158 @@ unsafe fn gemm_block<T: Element>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'
             (out.row_stride, out.col_stride),
         )
     }
+}
+
+/// `C ← α·A·B + β·C` in f32, with `matrixmultiply::sgemm`'s signature: `A`
+/// is `m × k` at `a` with strides `(rsa, csa)` in elements, `B` is `k × n`,
+/// `C` is `m × n`. Runs on the calling thread, on the path
+/// [`GemmPath::active`] (see [`sgemm_on`]).
+///
+/// With `β = 0`, `C` is written without being read (it may be
+/// uninitialised).
+///
+/// When `C`'s columns are not adjacent but its rows are (a column-major
+/// output), the product is computed as `Cᵀ = Bᵀ·Aᵀ`, whose rows are then
+/// adjacent: the microkernel always writes along rows.
+///
+/// ```
+/// use tensor::kernels::gemm::sgemm;
+/// let (a, b) = ([1.0_f32, 2.0, 3.0, 4.0], [1.0_f32, 1.0]); // a is 2×2, b is 2×1
+/// let mut c = [10.0_f32, 20.0];
+/// // c = 2·a·b + 1·c, all row-major
+/// unsafe { sgemm(2, 2, 1, 2.0, a.as_ptr(), 2, 1, b.as_ptr(), 1, 1, 1.0, c.as_mut_ptr(), 1, 1) };
+/// assert_eq!(c, [16.0, 34.0]);
+/// ```
+///
+/// # Safety
+/// The three pointers with their strides describe valid matrices of those
+/// shapes; `C` is writable and overlaps neither `A` nor `B`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded from the caller; the active path is available.
+    unsafe {
+        sgemm_on(
+            GemmPath::active(),
+            m,
+            k,
+            n,
+            alpha,
+            a,
+            rsa,
+            csa,
+            b,
+            rsb,
+            csb,
+            beta,
+            c,
+            rsc,
+            csc,
+        )
+    }
+}
+
+/// [`sgemm`] on a chosen path, so that tests and benchmarks can run every
+/// path the CPU has in one process. A path the CPU lacks is replaced by
+/// [`GemmPath::best_available`].
+///
+/// # Safety
+/// As for [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_on(
+    path: GemmPath,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    let path = if path.is_available() {
+        path
+    } else {
+        GemmPath::best_available()
+    };
+    if path == GemmPath::Portable {
+        // SAFETY: forwarded from the caller.
+        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
+        return;
+    }
+    if csc != 1 && rsc == 1 {
+        // SAFETY: Cᵀ = Bᵀ·Aᵀ describes the same memory with the roles of
+        // rows and columns exchanged.
+        unsafe { sgemm_on(path, n, k, m, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc) };
+        return;
+    }
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // An empty sum: C ← β·C, without reading C when β = 0.
+        for i in 0..m {
+            for j in 0..n {
+                // SAFETY: (i, j) is inside C.
+                unsafe {
+                    let p = c.offset(i as isize * rsc + j as isize * csc);
+                    *p = if beta == 0.0 { 0.0 } else { beta * *p };
+                }
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (a, b) = (
+            blocked::Matrix {
+                ptr: a,
+                row_stride: rsa,
+                col_stride: csa,
+            },
+            blocked::Matrix {
+                ptr: b,
+                row_stride: rsb,
+                col_stride: csb,
+            },
+        );
+        let c = blocked::Out {
+            ptr: c,
+            row_stride: rsc,
+            col_stride: csc,
+        };
+        // SAFETY: the path is available on this CPU (checked above), k > 0,
+        // and the matrices are valid (caller's contract).
+        unsafe {
+            match path {
+                GemmPath::Avx512 => blocked::sgemm_avx512(m, k, n, alpha, a, b, beta, c),
+                GemmPath::Avx2 => blocked::sgemm_avx2(m, k, n, alpha, a, b, beta, c),
+                GemmPath::Portable => unreachable!("handled above"),
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("only x86-64 has paths other than portable, not {path}");
 }
 
 #[cfg(test)]

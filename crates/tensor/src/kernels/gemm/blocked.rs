@@ -1,0 +1,280 @@
+//! The engine's f32 matrix multiply: cache blocking and packing around the
+//! register-tiled microkernel (`microkernel.rs`), in the manner of BLIS
+//! (Van Zee and van de Geijn, 2015).
+//!
+//! # Why blocking and packing
+//! The microkernel keeps an `MR × NR` tile of `C` in registers and streams
+//! a sliver of `A` and one of `B` through it. It runs at full speed only if
+//! those slivers come from the nearest caches, in exactly the order it
+//! reads them. So the product is cut three more times around it:
+//!
+//! ```text
+//! for jc in 0..n step NC:                  B block: kc × NC   (level-3 cache)
+//!   for pc in 0..k step KC:
+//!     pack B[pc.., jc..] into B̂            one kc-row slice at a time
+//!     for ic in 0..m step MC:              A block: MC × kc   (level-2 cache)
+//!       pack A[ic.., pc..] into Â
+//!       for jr in 0..NC step NR:           B̂ sliver: kc × NR  (level-1/2)
+//!         for ir in 0..MC step MR:         Â sliver: MR × kc  (level-1)
+//!           microkernel: C[ic+ir.., jc+jr..] (+)= Â sliver · B̂ sliver
+//! ```
+//!
+//! * **Packing** copies a block into the order the microkernel reads it: Â
+//!   as `MR`-row slivers stored column by column (the `MR` values of one
+//!   column side by side, ready to broadcast), B̂ as `NR`-column slivers
+//!   stored row by row (one row of `NR` values is `NV` vector loads). Each
+//!   copied value is then read `MR` or `NR` times from contiguous,
+//!   cache-resident memory, whatever the strides of the original (a
+//!   transposed view costs nothing more than a plain one). Slivers at the
+//!   edges are padded with zeros, so the microkernel never needs a special
+//!   case for a short sliver; only the final write is cut to the real size.
+//! * **`KC`** (256) sets how long a sliver is. One `B̂` sliver is
+//!   `256 × 48 × 4 B = 48 KiB` and one `Â` sliver `256 × 8 × 4 B = 8 KiB`:
+//!   the `Â` sliver stays in the level-1 data cache (32–48 KiB) while the
+//!   inner loop runs, and the `B̂` sliver streams from level 2 at about
+//!   9 bytes per cycle, well under what level 2 delivers. A longer `KC`
+//!   would spend the write of the `C` tile over more multiply-adds, but
+//!   would push the slivers out of their caches.
+//! * **`MC`** (`16·MR`) sets the `Â` block, `128 × 256 × 4 B = 128 KiB`,
+//!   which stays in the level-2 cache (1–2 MiB per core) while every `B̂`
+//!   sliver of the block passes over it.
+//! * **`NC`** (`64·NR`) bounds the `B̂` block (3 MiB for AVX-512, in the
+//!   shared level-3 cache). The products of this project's models have
+//!   `n ≤ 1024`, so `B` is packed once per `kc` slice.
+//!
+//! The buffers for `Â` and `B̂` belong to each thread and are kept between
+//! calls (see [`PackBuffers`]), so a product allocates nothing once a
+//! thread has seen its largest shape.
+
+use super::microkernel::{TileOut, tile};
+use super::pack::{pack_a, pack_b};
+use super::simd::Simd;
+use super::simd::{Avx2, Avx512};
+use std::cell::Cell;
+
+/// The length of a sliver, in steps of the inner dimension.
+const KC: usize = 256;
+/// Rows of `A` per block, in microkernel tiles.
+const MC_TILES: usize = 16;
+/// Columns of `B` per block, in microkernel tiles.
+const NC_TILES: usize = 64;
+
+/// A matrix operand: its first element and its strides in elements.
+#[derive(Clone, Copy)]
+pub(super) struct Matrix {
+    pub ptr: *const f32,
+    pub row_stride: isize,
+    pub col_stride: isize,
+}
+
+impl Matrix {
+    /// The address of the element at row `i`, column `j`.
+    ///
+    /// # Safety
+    /// `(i, j)` must lie inside the matrix.
+    #[inline(always)]
+    pub(super) unsafe fn ptr_at(self, i: usize, j: usize) -> *const f32 {
+        // SAFETY: in bounds (caller's contract).
+        unsafe {
+            self.ptr
+                .offset(i as isize * self.row_stride + j as isize * self.col_stride)
+        }
+    }
+
+    /// The element at row `i`, column `j`.
+    ///
+    /// # Safety
+    /// `(i, j)` must lie inside the matrix.
+    #[inline(always)]
+    pub(super) unsafe fn at(self, i: usize, j: usize) -> f32 {
+        // SAFETY: in bounds (caller's contract).
+        unsafe { *self.ptr_at(i, j) }
+    }
+}
+
+/// `C ← α·A·B + β·C` with the AVX-512F microkernel (8×48 tiles).
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` is a valid `m × k` matrix, `b` a valid `k × n`
+/// one, `c` a valid writable `m × n` one with unit column stride that
+/// overlaps neither (uninitialised is fine when `β = 0`); `k > 0`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn sgemm_avx512(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: Matrix,
+    b: Matrix,
+    beta: f32,
+    c: Out,
+) {
+    // SAFETY: forwarded; AVX-512F is enabled in this function.
+    unsafe { sgemm_blocked::<Avx512, 8, 3>(m, k, n, alpha, a, b, beta, c) }
+}
+
+/// `C ← α·A·B + β·C` with the AVX2 + FMA microkernel (6×16 tiles).
+///
+/// # Safety
+/// As for [`sgemm_avx512`], with AVX2 and FMA instead of AVX-512F.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn sgemm_avx2(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: Matrix,
+    b: Matrix,
+    beta: f32,
+    c: Out,
+) {
+    // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
+    unsafe { sgemm_blocked::<Avx2, 6, 2>(m, k, n, alpha, a, b, beta, c) }
+}
+
+/// The output: its first element and strides, in elements.
+#[derive(Clone, Copy)]
+pub(super) struct Out {
+    pub ptr: *mut f32,
+    pub row_stride: isize,
+    pub col_stride: isize,
+}
+
+/// The five loops above, for tiles of `MR × NV·S::LANES`. Inlined into each
+/// `#[target_feature]` entry point, so that packing and the microkernel
+/// are compiled for that instruction set.
+///
+/// # Safety
+/// As for [`sgemm_avx512`], with `S`'s instruction set.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: Matrix,
+    b: Matrix,
+    beta: f32,
+    c: Out,
+) {
+    const { assert!(NV >= 1 && NV <= 3 && MR <= 8) };
+    let nr = NV * S::LANES;
+    let (mc_max, nc_max) = (MC_TILES * MR, NC_TILES * nr);
+    // Not a closure: a closure is a function of its own, compiled without
+    // this function's `#[target_feature]`s, and the vector instructions in
+    // it could then not be inlined.
+    let mut buffers = PackBuffers::take(KC * mc_max, KC * nc_max);
+    let (a_packed, b_packed) = buffers.floats();
+    for jc in (0..n).step_by(nc_max) {
+        let nc = nc_max.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            // Later slices of k add to what the first one wrote.
+            let beta = if pc == 0 { beta } else { 1.0 };
+            // SAFETY: the block lies inside `b`; `b_packed` holds
+            // KC·nc_max floats, enough for any block.
+            unsafe { pack_b::<S>(b, pc, jc, kc, nc, nr, b_packed) };
+            for ic in (0..m).step_by(mc_max) {
+                let mc = mc_max.min(m - ic);
+                // SAFETY: as for B, with KC·mc_max floats.
+                unsafe { pack_a::<MR>(a, ic, pc, mc, kc, a_packed) };
+                for (sliver_b, jr) in (0..nc).step_by(nr).enumerate() {
+                    let cols = nr.min(nc - jr);
+                    let b_sliver = b_packed[sliver_b * kc * nr..].as_ptr();
+                    for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
+                        let a_sliver = a_packed[sliver_a * kc * MR..].as_ptr();
+                        let out = TileOut {
+                            // SAFETY: (ic+ir, jc+jr) is inside `c`.
+                            ptr: unsafe {
+                                c.ptr.offset(
+                                    (ic + ir) as isize * c.row_stride + (jc + jr) as isize * c.col_stride,
+                                )
+                            },
+                            row_stride: c.row_stride,
+                            col_stride: c.col_stride,
+                            rows: MR.min(mc - ir),
+                            cols,
+                        };
+                        // SAFETY: the slivers hold kc·MR and
+                        // kc·(vectors·LANES) packed floats; the tile is
+                        // inside `c`; the ISA is enabled.
+                        unsafe {
+                            match cols.div_ceil(S::LANES) {
+                                1 => tile::<S, MR, 1>(kc, a_sliver, b_sliver, alpha, beta, out),
+                                2 => tile::<S, MR, 2>(kc, a_sliver, b_sliver, alpha, beta, out),
+                                _ => tile::<S, MR, NV>(kc, a_sliver, b_sliver, alpha, beta, out),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The packing buffers of one thread, kept for the life of the thread.
+///
+/// A product takes them out of the thread's slot ([`PackBuffers::take`])
+/// and puts them back when it is done (on drop), so the first product on a
+/// thread allocates them and later ones reuse them, growing them only for a
+/// larger shape. (Should a product ever start another on the same thread,
+/// the inner one would find the slot empty and use buffers of its own.)
+/// Zeroed when grown, so that every float is initialised. The storage is
+/// in 64-byte lines, so the packed slivers start on cache-line boundaries.
+struct PackBuffers {
+    a: Vec<CacheLine>,
+    b: Vec<CacheLine>,
+    /// Floats wanted from `a` and `b` by the current product.
+    lens: (usize, usize),
+}
+
+/// 16 floats, 64-byte aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct CacheLine([f32; 16]);
+
+thread_local! {
+    /// The thread's slot: the two buffers while no product holds them.
+    static PACK_BUFFERS: Cell<(Vec<CacheLine>, Vec<CacheLine>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+impl PackBuffers {
+    /// This thread's buffers, to hold `a_len` and `b_len` floats.
+    fn take(a_len: usize, b_len: usize) -> Self {
+        let (a, b) = PACK_BUFFERS.take();
+        PackBuffers {
+            a,
+            b,
+            lens: (a_len, b_len),
+        }
+    }
+
+    /// The two buffers as float slices of the lengths asked for.
+    fn floats(&mut self) -> (&mut [f32], &mut [f32]) {
+        let (a_len, b_len) = self.lens;
+        (floats(&mut self.a, a_len), floats(&mut self.b, b_len))
+    }
+}
+
+impl Drop for PackBuffers {
+    fn drop(&mut self) {
+        let buffers = (std::mem::take(&mut self.a), std::mem::take(&mut self.b));
+        // `try_with`: during thread teardown the slot may be gone already;
+        // the buffers are then simply freed.
+        let _ = PACK_BUFFERS.try_with(|slot| slot.set(buffers));
+    }
+}
+
+/// The first `len` floats of `lines`, grown (with zeros) if it is shorter.
+fn floats(lines: &mut Vec<CacheLine>, len: usize) -> &mut [f32] {
+    let needed = len.div_ceil(16);
+    if lines.len() < needed {
+        lines.resize(needed, CacheLine([0.0; 16]));
+    }
+    // SAFETY: `CacheLine` is `repr(C)` over 16 f32, so `lines` is
+    // `16·lines.len() ≥ len` initialised, contiguous floats.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<f32>(), len) }
+}

@@ -1,0 +1,173 @@
+//! The microkernel: the innermost loop of a fast matrix multiply, where
+//! nearly all of its arithmetic happens.
+//!
+//! # What it computes
+//! One *tile* of the output: `MR` rows by `NR = NV·LANES` columns of
+//! `C ← α·A·B + β·C`, from a `MR × kc` sliver of `A` and a `kc × NR` sliver
+//! of `B`, both already *packed* (copied into the order this loop reads
+//! them, see `blocked.rs`).
+//!
+//! # The register tile
+//! The whole `MR × NR` tile of sums stays in vector registers for all `kc`
+//! steps: it is read from memory never, and written once at the end. Each
+//! step `p` is an outer product of a column of the `A` sliver and a row of
+//! the `B` sliver:
+//!
+//! ```text
+//!              b[p, 0..NR]  =  NV registers, loaded
+//!            ┌──────┬──────┬──────┐
+//!   a[0, p] →│ acc  │ acc  │ acc  │   each box is one register of LANES sums;
+//!   a[1, p] →│ acc  │ acc  │ acc  │   a[i, p] is broadcast to every lane and
+//!     ...    │      │      │      │   multiplied into the row's NV registers
+//!  a[MR-1,p]→│ acc  │ acc  │ acc  │   with one fused multiply-add each
+//!            └──────┴──────┴──────┘
+//! ```
+//!
+//! Per step that is `NV` loads, `MR` broadcasts and `MR·NV` fused
+//! multiply-adds. The shape is chosen so that
+//! * the tile fits the register file with room for the `NV` loaded values
+//!   and one broadcast: AVX-512 has 32 registers, and an 8×48 tile is
+//!   8·3 = 24 accumulators + 3 + 1 = 28; AVX2 has 16, and a 6×16 tile is
+//!   6·2 = 12 + 2 + 1 = 15;
+//! * there are many more multiply-adds than memory reads (24 against 11
+//!   for AVX-512, 12 against 8 for AVX2), so the two load ports keep the
+//!   two FMA units busy;
+//! * there are enough independent accumulators to hide the FMA latency (4
+//!   cycles, 2 units: at least 8 sums must be in flight; 24 and 12 are).
+//!
+//! A learner can check the arithmetic: 8×48 = 384 sums, each updated `kc`
+//! times, from `(8 + 48)·kc` packed floats: every float read feeds about 7
+//! multiply-adds. The triple loop in `benches/matmul.rs`'s figure reads two
+//! floats per multiply-add, and that is why it is ten times slower.
+
+use super::simd::Simd;
+
+/// Where a tile goes: the output's top-left element of the tile, its row
+/// stride (in elements) and column stride, and how many of the tile's rows
+/// and columns are real (the tiles at the bottom and right edges are cut).
+#[derive(Clone, Copy)]
+pub(super) struct TileOut {
+    pub ptr: *mut f32,
+    pub row_stride: isize,
+    pub col_stride: isize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// `C_tile ← α·(Â·B̂) + β·C_tile` for one `MR × NV·LANES` tile, where
+/// `a` is the packed `MR × kc` sliver (`kc` columns of `MR` floats) and `b`
+/// the packed `kc × NV·LANES` sliver (`kc` rows of `NV·LANES` floats).
+///
+/// With `β = 0` the output is written without being read (it may hold
+/// anything, even uninitialised memory or NaN), as BLAS specifies.
+///
+/// # Safety
+/// Runs only inside a function with `S`'s instruction set enabled. `a` and
+/// `b` hold `kc·MR` and `kc·NV·LANES` floats; `out` describes `rows ≤ MR`
+/// by `cols ≤ NV·LANES` writable floats that overlap neither.
+#[inline(always)]
+pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    alpha: f32,
+    beta: f32,
+    out: TileOut,
+) {
+    let nr = NV * S::LANES;
+    // SAFETY: the loads stay inside the packed slivers (caller's contract),
+    // and the instructions are enabled (likewise).
+    let acc = unsafe {
+        let mut acc = [[S::zero(); NV]; MR];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..kc {
+            let mut b_row = [S::zero(); NV];
+            for (v, lanes) in b_row.iter_mut().enumerate() {
+                *lanes = S::load(b.add(v * S::LANES));
+            }
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let a_ip = S::broadcast(a.add(i));
+                for (sum, &b_lanes) in acc_row.iter_mut().zip(&b_row) {
+                    *sum = S::mul_add(a_ip, b_lanes, *sum);
+                }
+            }
+            a = a.add(MR);
+            b = b.add(nr);
+        }
+        acc
+    };
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { write_tile::<S, MR, NV>(&acc, alpha, beta, out) }
+}
+
+/// Writes the sums of a tile into the output: `α·acc + β·C`, reading `C`
+/// only when `β ≠ 0`.
+///
+/// When the output's columns are adjacent in memory (a row-major `C`, the
+/// usual case) each row is written with vector stores, masked for a cut
+/// last register. Otherwise the tile goes through a small array on the
+/// stack and is scattered element by element.
+///
+/// # Safety
+/// As for [`tile`].
+#[inline(always)]
+unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
+    acc: &[[S::Vector; NV]; MR],
+    alpha: f32,
+    beta: f32,
+    out: TileOut,
+) {
+    let lanes = S::LANES;
+    // SAFETY: every pointer below addresses one of the `rows × cols`
+    // elements of `out` (caller's contract); masked operations touch only
+    // their first `count` lanes.
+    unsafe {
+        if out.col_stride == 1 {
+            let (alpha, beta_v) = (S::splat(alpha), S::splat(beta));
+            for (i, acc_row) in acc.iter().enumerate().take(out.rows) {
+                let row = out.ptr.offset(i as isize * out.row_stride);
+                for (v, &sum) in acc_row.iter().enumerate() {
+                    let first = v * lanes;
+                    if first >= out.cols {
+                        break;
+                    }
+                    let count = (out.cols - first).min(lanes);
+                    let p = row.add(first);
+                    let mut value = S::mul(sum, alpha);
+                    if beta != 0.0 {
+                        let old = if count == lanes {
+                            S::load(p)
+                        } else {
+                            S::load_first(p, count)
+                        };
+                        value = S::mul_add(old, beta_v, value);
+                    }
+                    if count == lanes {
+                        S::store(p, value);
+                    } else {
+                        S::store_first(p, value, count);
+                    }
+                }
+            }
+        } else {
+            // At most 8 rows of 48 columns: the largest tile of any kernel.
+            let mut spill = [0.0_f32; 8 * 48];
+            let nr = NV * lanes;
+            debug_assert!(MR * nr <= spill.len());
+            for (i, acc_row) in acc.iter().enumerate() {
+                for (v, &sum) in acc_row.iter().enumerate() {
+                    S::store(spill.as_mut_ptr().add(i * nr + v * lanes), sum);
+                }
+            }
+            for i in 0..out.rows {
+                for j in 0..out.cols {
+                    let p = out
+                        .ptr
+                        .offset(i as isize * out.row_stride + j as isize * out.col_stride);
+                    let value = alpha * spill[i * nr + j];
+                    *p = if beta == 0.0 { value } else { value + beta * *p };
+                }
+            }
+        }
+    }
+}
