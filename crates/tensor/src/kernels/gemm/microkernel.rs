@@ -56,25 +56,27 @@ pub(super) struct TileOut {
 
 /// `C_tile ← α·(Â·B̂) + β·C_tile` for one `MR × NV·LANES` tile, where
 /// `a` is the packed `MR × kc` sliver (`kc` columns of `MR` floats) and `b`
-/// the packed `kc × NV·LANES` sliver (`kc` rows of `NV·LANES` floats).
+/// the `kc × NV·LANES` sliver of `B`: `kc` rows of `NV·LANES` adjacent
+/// floats, `b_row_stride` floats apart (`NV·LANES` when packed; the row
+/// length of `B` when it is read in place, see `blocked.rs`).
 ///
 /// With `β = 0` the output is written without being read (it may hold
 /// anything, even uninitialised memory or NaN), as BLAS specifies.
 ///
 /// # Safety
-/// Runs only inside a function with `S`'s instruction set enabled. `a` and
-/// `b` hold `kc·MR` and `kc·NV·LANES` floats; `out` describes `rows ≤ MR`
+/// Runs only inside a function with `S`'s instruction set enabled. `a`
+/// holds `kc·MR` floats and `b` the `kc` rows above; `out` describes `rows ≤ MR`
 /// by `cols ≤ NV·LANES` writable floats that overlap neither.
 #[inline(always)]
 pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    b_row_stride: usize,
     alpha: f32,
     beta: f32,
     out: TileOut,
 ) {
-    let nr = NV * S::LANES;
     // SAFETY: the loads stay inside the packed slivers (caller's contract),
     // and the instructions are enabled (likewise).
     let acc = unsafe {
@@ -92,7 +94,7 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
                 }
             }
             a = a.add(MR);
-            b = b.add(nr);
+            b = b.add(b_row_stride);
         }
         acc
     };

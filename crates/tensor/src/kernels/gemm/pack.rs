@@ -14,7 +14,7 @@
 //! are therefore done 8×8 floats at a time in registers ([`transpose8`]):
 //! eight loads, 24 shuffles, eight stores for 64 values.
 
-use super::blocked::Matrix;
+use super::blocked::{Matrix, reads_b_in_place};
 use super::simd::Simd;
 use std::arch::x86_64::*;
 
@@ -83,12 +83,15 @@ pub(super) unsafe fn pack_a<const MR: usize>(
 /// Packs the `kc × nc` block of `b` at `(pc, jc)` into slivers of `nr`
 /// columns: sliver `s` holds, for each `p` in `0..kc`, the values
 /// `b[pc + p, jc + s·nr + j]`. The last sliver is only as wide as the
-/// whole registers it needs, zero-padded.
+/// whole registers it needs, zero-padded. Slivers the microkernel reads in
+/// place ([`reads_b_in_place`], given whether `A` fits in one block) are
+/// skipped.
 ///
 /// # Safety
 /// Runs inside a function with AVX2 enabled. The block lies inside `b`;
 /// `dst` holds at least `nc.div_ceil(nr)·nr·kc` floats.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn pack_b<S: Simd>(
     b: Matrix,
     pc: usize,
@@ -96,11 +99,15 @@ pub(super) unsafe fn pack_b<S: Simd>(
     kc: usize,
     nc: usize,
     nr: usize,
+    one_a_block: bool,
     dst: &mut [f32],
 ) {
     for (s, j0) in (0..nc).step_by(nr).enumerate() {
         let cols = nr.min(nc - j0);
         let width = cols.div_ceil(S::LANES) * S::LANES;
+        if reads_b_in_place::<S>(b, cols, one_a_block) {
+            continue;
+        }
         let sliver = &mut dst[s * kc * nr..s * kc * nr + kc * width];
         if b.col_stride == 1 {
             // Row-major: each row of the sliver is adjacent in memory.
