@@ -1,5 +1,9 @@
 //! Matrix-product benchmark: the engine's `Tensor::<f32>::matmul` beside raw
 //! `matrixmultiply::sgemm` on the same shapes and the same thread count.
+//! The engine's f32 products run on its own AVX-512 or AVX2 kernels where
+//! the CPU has them (`tensor::kernels::gemm`); the path is printed first
+//! and in every JSON line (`"gemm"`), and `TENSOR_GEMM=portable|avx2|avx512`
+//! forces one.
 //!
 //! ```text
 //! cargo bench --bench matmul                 # every shape
@@ -368,6 +372,7 @@ fn bench_shape(pools: &[ThreadPool; 2], (m, k, n): (usize, usize, usize)) {
         );
         let mut line = json!({
             "bench": "matmul", "shape": name, "m": m, "k": k, "n": n, "threads": threads,
+            "gemm": tensor::kernels::gemm::GemmPath::active().name(),
             "engine_gflops": ge, "raw_gflops": gr, "engine_over_raw": ge / gr,
             "engine_ms": engine * 1e3, "raw_ms": raw * 1e3, "background_cpus": background,
         });
@@ -538,7 +543,12 @@ fn main() {
             .expect("a rayon pool")
     });
     let started = Instant::now();
-    println!("matmul f32, GFLOP/s = 2·m·k·n / median time ({ROUNDS} interleaved samples of ≥ 50 ms)");
+    let path = tensor::kernels::gemm::GemmPath::active();
+    println!(
+        "matmul f32, GFLOP/s = 2·m·k·n / median time ({ROUNDS} interleaved samples of ≥ 50 ms); \
+         engine = the engine's gemm on path {path} (TENSOR_GEMM=portable|avx2|avx512 forces one), \
+         raw = matrixmultiply::sgemm"
+    );
     println!(
         "{:>16} {:>7} {:>10} {:>10} {:>8} {:>10} {:>8}",
         "m x k x n", "threads", "engine", "raw", "eng/raw", "engine 2/1", "bg load"
