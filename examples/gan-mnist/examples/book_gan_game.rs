@@ -11,7 +11,7 @@
 #[path = "book_common/mod.rs"]
 mod book_common;
 
-use book_common::{Axes, Series, images_dir, line_chart};
+use book_common::{Axes, Series, SeriesLabelPosition, images_dir, line_chart};
 use nn::loss::bce_with_logits_to;
 use nn::{Adam, AdamConfig, LeakyReLU, Linear, Module, Optimizer, Sequential};
 use plotters::style::{BLACK, BLUE, GREEN, RED};
@@ -135,6 +135,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             x: -4.0..4.0,
             y: 0.0..1.05,
             log_x: false,
+            x_format: None,
+            legend: SeriesLabelPosition::UpperRight,
         },
         &[
             Series::new("p_data", BLACK, curve(&p_data)),

@@ -9,7 +9,7 @@
 #[path = "book_common/mod.rs"]
 mod book_common;
 
-use book_common::{Axes, Series, images_dir, line_chart};
+use book_common::{Axes, Series, SeriesLabelPosition, images_dir, line_chart};
 use nn::loss::{Reduction, binary_cross_entropy, binary_cross_entropy_with_logits};
 use nn::{Adam, AdamConfig, BatchNorm1d, Linear, Module, Optimizer};
 use plotters::style::{BLUE, RED};
@@ -208,6 +208,8 @@ fn adam() -> Result<(), Box<dyn std::error::Error>> {
             x: 1.0..steps as f64,
             y: 0.0..17.0,
             log_x: true,
+            x_format: None,
+            legend: SeriesLabelPosition::UpperRight,
         },
         &[
             Series::new("with bias correction (the project's Adam)", BLUE, corrected),

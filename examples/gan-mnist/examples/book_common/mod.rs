@@ -10,6 +10,9 @@ use plotters::prelude::*;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
+/// Where a chart's legend goes (see [`Axes::legend`]).
+pub use plotters::chart::SeriesLabelPosition;
+
 /// The folder the book's images live in, created if needed.
 pub fn images_dir() -> Result<PathBuf, Box<dyn Error>> {
     // The examples run from the workspace root (`cargo run -p gan-mnist
@@ -77,6 +80,10 @@ pub struct Axes<'a> {
     pub y: std::ops::Range<f64>,
     /// A logarithmic x axis.
     pub log_x: bool,
+    /// How the x axis's numbers are written, if not as plain numbers.
+    pub x_format: Option<fn(&f64) -> String>,
+    /// Where the legend goes.
+    pub legend: SeriesLabelPosition,
 }
 
 /// Draws `series` on `axes` and writes the SVG to `path` (700×450 pixels).
@@ -118,14 +125,15 @@ fn finish<'a, X>(
 where
     X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_desc)
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(axes.x_desc)
         .y_desc(axes.y_desc)
         .axis_desc_style(("sans-serif", 16))
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
+        .label_style(("sans-serif", 13));
+    if let Some(format) = &axes.x_format {
+        mesh.x_label_formatter(format);
+    }
+    mesh.draw().map_err(|e| e.to_string())?;
     for s in series {
         let color = s.color;
         chart
@@ -136,7 +144,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(axes.legend.clone())
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
