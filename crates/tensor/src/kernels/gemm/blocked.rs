@@ -29,18 +29,23 @@
 //!   edges are padded with zeros, so the microkernel never needs a special
 //!   case for a short sliver; only the final write is cut to the real size.
 //! * **`KC`** (256) sets how long a sliver is. One `B̂` sliver is
-//!   `256 × 48 × 4 B = 48 KiB` and one `Â` sliver `256 × 8 × 4 B = 8 KiB`:
-//!   the `Â` sliver stays in the level-1 data cache (32–48 KiB) while the
-//!   inner loop runs, and the `B̂` sliver streams from level 2 at about
-//!   9 bytes per cycle, well under what level 2 delivers. A longer `KC`
-//!   would spend the write of the `C` tile over more multiply-adds, but
-//!   would push the slivers out of their caches.
+//!   `256 × 48 × 4 B = 48 KiB` and one `Â` sliver `256 × 8 × 4 B = 8 KiB`.
+//!   The `ir` loop passes the same `B̂` sliver to each of the `MC/MR`
+//!   `Â` slivers of the block; at 48 KiB it is larger than a 32 KiB
+//!   level-1 cache, so each pass streams it from level 2, at about
+//!   9 bytes per cycle, well under what level 2 delivers (the AVX2 sliver,
+//!   `256 × 16 × 4 B = 16 KiB`, does stay in level 1). A longer `KC` would
+//!   spend the write of the `C` tile over more multiply-adds, but would
+//!   push the slivers and the `Â` block out of their caches.
 //! * **`MC`** (`16·MR`) sets the `Â` block, `128 × 256 × 4 B = 128 KiB`,
 //!   which stays in the level-2 cache (1–2 MiB per core) while every `B̂`
 //!   sliver of the block passes over it.
 //! * **`NC`** (`64·NR`) bounds the `B̂` block (3 MiB for AVX-512, in the
 //!   shared level-3 cache). The products of this project's models have
 //!   `n ≤ 1024`, so `B` is packed once per `kc` slice.
+//! * When `B` is row-major and `A` fits in one block, whole slivers of `B`
+//!   are not packed at all: the microkernel reads them where they lie
+//!   (see [`reads_b_in_place`]).
 //!
 //! The buffers for `Â` and `B̂` belong to each thread and are kept between
 //! calls (see [`PackBuffers`]), so a product allocates nothing once a
