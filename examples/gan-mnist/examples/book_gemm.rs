@@ -47,9 +47,12 @@ const SIZES: [usize; 7] = [16, 32, 64, 128, 256, 512, 1024];
 const NAIVE_MAX_N: usize = 512;
 /// The products of the MLP GAN's 784→1024 Linear layer at batch 64, as
 /// `(m, k, n)`: forward `x·W` is 64×784×1024, the input gradient `ȳ·Wᵀ` is
-/// 64×1024×784 and the weight gradient `xᵀ·ȳ` is 784×64×1024. Here all
-/// operands are plain row-major matrices.
-const WORKLOADS: [(usize, usize, usize); 3] = [(64, 784, 1024), (64, 1024, 784), (784, 64, 1024)];
+/// 64×1024×784 and the weight gradient `xᵀ·ȳ` is 784×64×1024; and the
+/// first layer's forward, 64×100×256 (the shapes of issue 13's targets,
+/// with 1024×1024×1024 from the square sizes). Here all operands are plain
+/// row-major matrices.
+const WORKLOADS: [(usize, usize, usize); 4] =
+    [(64, 784, 1024), (64, 1024, 784), (784, 64, 1024), (64, 100, 256)];
 /// A trial lasts at least this long (CPU time).
 const MIN_TRIAL_SECONDS: f64 = 0.02;
 /// At most this many trials per measurement…
@@ -394,7 +397,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .copied()
         .filter(|v| matches!(v, Variant::Path(_)))
         .collect();
-    println!("\nGFLOP/s, the 784→1024 Linear layer's products at batch 64 (m×k×n, row-major):\n");
+    println!("\nGFLOP/s, the MLP GAN's Linear-layer products at batch 64 (m×k×n, row-major):\n");
     let labels: Vec<&str> = fast.iter().map(|v| v.label()).collect();
     println!("| m×k×n | {} |", labels.join(" | "));
     println!("|---|{}", "---:|".repeat(labels.len()));

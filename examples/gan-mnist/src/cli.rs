@@ -30,6 +30,20 @@ pub struct Cli {
     pub train: TrainArgs,
 }
 
+impl Cli {
+    /// The `--threads` of the command that runs (`None`: one per core).
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Some(Command::Train(args)) => args.threads,
+            Some(Command::Sample(_)) => None,
+            Some(Command::Bench(args)) => args.threads,
+            Some(Command::Eval(args)) => args.threads,
+            Some(Command::Classifier(ClassifierCommand::Train(args))) => args.threads,
+            None => self.train.threads,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

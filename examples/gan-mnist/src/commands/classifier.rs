@@ -12,7 +12,6 @@ use std::time::Instant;
 
 /// Trains, reports each epoch, writes the weights atomically.
 pub fn train(args: ClassifierTrainArgs) -> Result<ExitCode, String> {
-    crate::set_threads(args.threads)?;
     let started = Instant::now();
     let dir = args.data_dir.as_deref();
     let train_set = load_split(args.dataset, Split::Train, dir, args.offline)?;

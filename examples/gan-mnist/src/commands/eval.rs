@@ -12,7 +12,6 @@ use std::time::Instant;
 
 /// Evaluates the run and prints the report.
 pub fn eval(args: EvalArgs) -> Result<ExitCode, String> {
-    crate::set_threads(args.threads)?;
     let started = Instant::now();
     // Fails on a bad --checkpoint before any data is loaded.
     let dataset = eval::run_dataset(&args.checkpoint).map_err(|e| e.to_string())?;
