@@ -24,7 +24,7 @@
 
 use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::ema::{Ema, GeneratorKind};
-use crate::models::{GanModel, ModelKind};
+use crate::models::{GanModel, ModelKind, RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
@@ -99,12 +99,12 @@ impl TrainConfig {
         };
         match model {
             ModelKind::DcganGlobal => TrainConfig {
-                lr_g: QUALITY_RECIPE.lr_g,
-                lr_d: QUALITY_RECIPE.lr_d,
-                batch_size: QUALITY_RECIPE.batch_size,
-                epochs: QUALITY_RECIPE.epochs,
-                label_smoothing: QUALITY_RECIPE.label_smoothing,
-                ema: Some(QUALITY_RECIPE.ema),
+                lr_g: RECIPE.lr_g,
+                lr_d: RECIPE.lr_d,
+                batch_size: RECIPE.batch_size,
+                epochs: RECIPE.epochs,
+                label_smoothing: RECIPE.label_smoothing,
+                ema: Some(RECIPE.ema),
                 ..config
             },
             _ => config,
@@ -148,34 +148,6 @@ impl TrainConfig {
         Ok(())
     }
 }
-
-/// The recipe `dcgan-global` trains with by default (the default run's),
-/// chosen by the measurements in the README's ablation table.
-pub struct QualityRecipe {
-    /// The generator's learning rate: faster than the discriminator's, so
-    /// that the generator keeps up with a discriminator that sees more.
-    pub lr_g: f64,
-    /// The discriminator's learning rate.
-    pub lr_d: f64,
-    /// Images per batch: small batches take more steps per CPU-minute.
-    pub batch_size: usize,
-    /// Passes over the data, sized for five minutes on two cores.
-    pub epochs: usize,
-    /// One-sided label smoothing.
-    pub label_smoothing: f64,
-    /// The averaged generator's decay (`ema.rs`).
-    pub ema: f64,
-}
-
-/// See [`QualityRecipe`].
-pub const QUALITY_RECIPE: QualityRecipe = QualityRecipe {
-    lr_g: 4e-4,
-    lr_d: 1e-4,
-    batch_size: 32,
-    epochs: 2,
-    label_smoothing: 0.1,
-    ema: 0.999,
-};
 
 /// Checks the two networks' Adam settings: each learning rate positive and
 /// finite, both betas in [0, 1). The error names the bad value. Shared by

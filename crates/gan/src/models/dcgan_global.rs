@@ -24,12 +24,12 @@
 //! * **A wider generator** (192 and 96 channels instead of 128 and 64), so
 //!   that it has the capacity to draw the cleaner strokes the sharper
 //!   discriminator asks for. Its middle layer is the most expensive one of
-//!   the model; widening it further cost more steps per minute than it gave
-//!   back in quality.
+//!   the model: at 256 and 128 channels a training step took 27% longer
+//!   (timed on 1 thread; that width's quality was not measured).
 //!
 //! Weights start from the DCGAN scheme, like W2's. The recipe the default
-//! run trains it with (learning rates, averaged generator) is in
-//! `TrainConfig::new`.
+//! run trains it with (learning rates, batch size, averaged generator) is
+//! [`RECIPE`] below.
 
 use super::SequentialGan;
 use super::dcgan::FORMAT;
@@ -112,3 +112,33 @@ pub fn dcgan_global_with<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Resul
 pub fn dcgan_global<R: Rng + ?Sized>(rng: &mut R) -> Result<SequentialGan> {
     dcgan_global_with(WIDTHS, rng)
 }
+
+/// The recipe `dcgan-global` trains with unless flags say otherwise (the
+/// default run's; `TrainConfig::new` applies it), chosen by the
+/// measurements in the README's table of the default model.
+pub struct Recipe {
+    /// The generator's learning rate: faster than the discriminator's, so
+    /// that the generator keeps up with a discriminator that sees more.
+    pub lr_g: f64,
+    /// The discriminator's learning rate.
+    pub lr_d: f64,
+    /// Images per batch: small batches take more steps per CPU-minute.
+    pub batch_size: usize,
+    /// Passes over the data: 3,750 steps, estimated at 4.5–5 minutes on two
+    /// unloaded cores (see the README).
+    pub epochs: usize,
+    /// One-sided label smoothing.
+    pub label_smoothing: f64,
+    /// The averaged generator's decay (`ema.rs`).
+    pub ema: f64,
+}
+
+/// See [`Recipe`].
+pub const RECIPE: Recipe = Recipe {
+    lr_g: 4e-4,
+    lr_d: 1e-4,
+    batch_size: 32,
+    epochs: 2,
+    label_smoothing: 0.1,
+    ema: 0.999,
+};

@@ -20,7 +20,7 @@ mod tutorial;
 
 pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
 pub use dcgan::{dcgan, wgan_gp};
-pub use dcgan_global::{GlobalWidths, WIDTHS, dcgan_global, dcgan_global_with};
+pub use dcgan_global::{GlobalWidths, RECIPE, Recipe, WIDTHS, dcgan_global, dcgan_global_with};
 pub use mlp::{mlp, push_leaky_mlp};
 pub use tutorial::tutorial;
 
