@@ -7,7 +7,9 @@
 //!     config.json           the TrainConfig
 //!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake, and at
 //!                           epoch ends classifier_score, frechet_distance, missing_digits
+//!                           (of the averaged generator if the run keeps one, `ema.rs`)
 //!     samples/epoch_001.png an 8×8 grid from the same fixed noise every epoch
+//!                           (drawn, like samples.png, by the averaged generator with --ema)
 //!                           (class-conditional models: 10 rows × 8, one row per class)
 //!     samples.png           the grid at the end of the run
 //!     samples.txt           which class each row shows (class-conditional models)
