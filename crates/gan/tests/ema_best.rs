@@ -149,26 +149,6 @@ fn short_config(model: ModelKind, steps: u64) -> TrainConfig {
     }
 }
 
-/// The files of the newest checkpoint of `dir` (and its metrics).
-fn checkpoint_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let ckpt = resolve(dir, Which::Latest).unwrap();
-    let mut files = vec![(
-        "metrics.csv".into(),
-        std::fs::read(dir.join("metrics.csv")).unwrap(),
-    )];
-    for name in [
-        EMA_FILE,
-        "generator.safetensors",
-        "discriminator.safetensors",
-        "optim_g.safetensors",
-        "optim_d.safetensors",
-        "state.json",
-    ] {
-        files.push((name.to_string(), std::fs::read(ckpt.join(name)).unwrap()));
-    }
-    files
-}
-
 /// Interrupt at step `k`, resume, and compare every file with a run that
 /// never stopped (256 images: the runs cross epoch ends, where the average
 /// draws grids and the quality check, before and after the interruption).
@@ -186,10 +166,13 @@ fn resumes_bit_for_bit(config: TrainConfig, k: u64) {
     let state = gan::checkpoint::read_state(&resolve(&stopped, Which::Latest).unwrap()).unwrap();
     assert_eq!(state.ema_updates, Some(k));
     run::resume(config, data(), &stopped, &RunOptions::default()).unwrap();
-    for ((name, a), (_, b)) in checkpoint_files(&straight)
-        .into_iter()
-        .zip(checkpoint_files(&stopped))
-    {
+    let (files_a, files_b) = (
+        data_common::run_files(&straight),
+        data_common::run_files(&stopped),
+    );
+    assert!(files_a.iter().any(|(name, _)| name == EMA_FILE));
+    assert_eq!(files_a.len(), files_b.len());
+    for ((name, a), (_, b)) in files_a.into_iter().zip(files_b) {
         assert!(a == b, "{name} differs after resuming");
     }
     assert_eq!(
