@@ -1,10 +1,11 @@
 //! `gan-mnist`: train a GAN on MNIST and watch digits appear.
 //!
 //! ```text
-//! gan-mnist                                   train the default model
+//! gan-mnist                                   train the default model (dcgan-global)
 //! gan-mnist train --model dcgan --epochs 5    train with options
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
+//! gan-mnist sample --checkpoint runs/dcgan-global --which best --out best.png
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
