@@ -8,7 +8,10 @@
 //!         discriminator.safetensors
 //!         optim_g.safetensors         Adam moments and step counts
 //!         optim_d.safetensors
+//!         ema_generator.safetensors   with --ema: the averaged generator (see `ema.rs`)
 //!         state.json                  step, data position, RNG states, config
+//!     BEST                    with the per-epoch quality check: the checkpoint
+//!                             with the lowest Fréchet distance so far (see `best.rs`)
 //! ```
 //!
 //! A checkpoint is written into a hidden `.partial` folder, flushed, and
@@ -143,13 +146,19 @@ pub struct TrainState {
     pub pending_metrics: RunningMean,
     /// The run's configuration.
     pub config: TrainConfig,
+    /// With `--ema`: how many averaging steps the saved average has taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_updates: Option<u64>,
 }
+
+/// The file of the averaged generator in a checkpoint folder.
+pub const EMA_FILE: &str = "ema_generator.safetensors";
 
 /// Writes a checkpoint of `trainer` into `dir` (the run's `checkpoint`
 /// folder) and returns its path. See the module documentation for why a
 /// crash never leaves a broken checkpoint behind.
 pub fn save(
-    trainer: &Trainer,
+    trainer: &mut Trainer,
     pending_metrics: &RunningMean,
     dir: &Path,
 ) -> Result<PathBuf, RunCheckpointError> {
@@ -169,6 +178,16 @@ pub fn save(
     }
     std::fs::create_dir(&partial).map_err(io_error(&partial))?;
 
+    if let Some(ema) = &mut trainer.ema {
+        // With BatchNorm statistics that describe the averaged weights.
+        let average = ema
+            .refreshed(trainer.model.as_ref())
+            .map_err(|e| RunCheckpointError::State {
+                path: partial.join(EMA_FILE),
+                detail: e.to_string(),
+            })?;
+        nn_checkpoint::save_module(average.generator(), &partial.join(EMA_FILE))?;
+    }
     let model = trainer.model.as_ref();
     nn_checkpoint::save_module(model.generator(), &partial.join("generator.safetensors"))?;
     nn_checkpoint::save_module(model.discriminator(), &partial.join("discriminator.safetensors"))?;
@@ -183,6 +202,7 @@ pub fn save(
         noise_rng: RngState::capture(&trainer.noise_rng),
         pending_metrics: *pending_metrics,
         config: trainer.config.clone(),
+        ema_updates: trainer.ema.as_ref().map(|e| e.updates()),
     };
     let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
     let state_path = partial.join("state.json");
@@ -197,14 +217,16 @@ pub fn save(
     Ok(target)
 }
 
-/// Deletes every checkpoint folder in `dir` except `keep` (and leftovers of
-/// interrupted writes).
-fn remove_older(dir: &Path, keep: &str) -> Result<(), RunCheckpointError> {
+/// Deletes every checkpoint folder in `dir` except `keep` and the best one
+/// (`best.rs`), and leftovers of interrupted writes.
+pub(crate) fn remove_older(dir: &Path, keep: &str) -> Result<(), RunCheckpointError> {
+    let best = crate::best::read(dir)?.map(|b| b.checkpoint);
     for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_checkpoint = name.starts_with("step-") || name.ends_with(".partial");
-        if is_checkpoint && name != keep && entry.path().is_dir() {
+        let kept = name == keep || best.as_deref() == Some(name.as_str());
+        if is_checkpoint && !kept && entry.path().is_dir() {
             std::fs::remove_dir_all(entry.path()).map_err(io_error(&entry.path()))?;
         }
         // A process killed while replacing `LATEST` leaves its temporary file.
@@ -261,6 +283,13 @@ pub fn restore(trainer: &mut Trainer, checkpoint: &Path) -> Result<RunningMean, 
     )?;
     nn_checkpoint::load_optimizer(&mut trainer.opt_g, &checkpoint.join("optim_g.safetensors"))?;
     nn_checkpoint::load_optimizer(&mut trainer.opt_d, &checkpoint.join("optim_d.safetensors"))?;
+    if let Some(ema) = &mut trainer.ema {
+        let updates = state.ema_updates.ok_or_else(|| {
+            bad_state("the run averages its generator (--ema) but the checkpoint holds no average".into())
+        })?;
+        nn_checkpoint::load_module(ema.generator(), &checkpoint.join(EMA_FILE))?;
+        ema.restore(updates);
+    }
 
     let epoch_start = state
         .data_rng_at_epoch_start

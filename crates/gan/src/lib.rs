@@ -3,24 +3,28 @@
 //!
 //! * [`data`]: MNIST and Fashion-MNIST, from the published files (found,
 //!   verified or downloaded) to batches of `[B, 1, H, W]` tensors.
-//! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`,
-//!   the class-conditional `cgan` and `cgan-conv`, and `wgan-gp`).
+//! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `dcgan-global`,
+//!   `tutorial`, the class-conditional `cgan` and `cgan-conv`, and `wgan-gp`).
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`,
 //!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty.
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
 //! * [`report`]: `report.html`, a self-contained page of a whole run.
+//! * [`ema`]: the averaged generator (`--ema`).
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
 //! * [`run`]: a training run on disk (`runs/<name>/`), resumable bit for bit
-//!   from its [`checkpoint`]s; [`metrics`] is its `metrics.csv`.
+//!   from its [`checkpoint`]s, the [`best`] of them kept; [`metrics`] is its
+//!   `metrics.csv`.
 //! * [`sample`]: grids from a trained generator.
 //! * [`bench`]: the workloads W1 and W2, timed.
 //! * [`eval`]: what a generator learned, measured by a classifier trained on
 //!   the real data: classifier score, Fréchet distance, class coverage.
 
 pub mod bench;
+pub mod best;
 pub mod checkpoint;
 pub mod data;
+pub mod ema;
 pub mod eval;
 pub mod grid;
 pub mod metrics;

@@ -7,15 +7,18 @@
 //!     config.json           the TrainConfig
 //!     metrics.csv           step, epoch, loss_d, loss_g, d_real, d_fake, and at
 //!                           epoch ends classifier_score, frechet_distance, missing_digits
+//!                           (of the averaged generator if the run keeps one, `ema.rs`)
 //!     samples/epoch_001.png an 8×8 grid from the same fixed noise every epoch
+//!                           (drawn, like samples.png, by the averaged generator with --ema)
 //!                           (class-conditional models: 10 rows × 8, one row per class)
 //!     samples.png           the grid at the end of the run
 //!     samples.txt           which class each row shows (class-conditional models)
 //!     loss.svg              the curves of metrics.csv
 //!     report.html           all of the above on one page (see `report.rs`)
-//!     checkpoint/           see `checkpoint.rs`
+//!     checkpoint/           see `checkpoint.rs`; best.json names the best (`best.rs`)
 //! ```
 
+use crate::best;
 use crate::checkpoint::{self, RunCheckpointError};
 use crate::data::ImageSet;
 use crate::eval::{self, Reference, judge::Judge};
@@ -415,7 +418,15 @@ fn train_until_done(
             write_grid(&mut trainer, &dir.join(format!("samples/epoch_{epoch:03}.png")))?;
         }
         if epoch_end || options.checkpoint_every.is_some_and(|n| step % n == 0) {
-            last_checkpoint = Some(save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?);
+            last_checkpoint = Some(save_checked(
+                &mut trainer,
+                &running,
+                &checkpoints,
+                &last_checkpoint,
+            )?);
+        }
+        if let (Some(q), Some(saved)) = (quality, &last_checkpoint) {
+            keep_if_best(&checkpoints, saved, step, epoch, q.frechet_distance)?;
         }
         if epoch_end {
             report::write_report(dir)?;
@@ -427,7 +438,7 @@ fn train_until_done(
     let final_name = format!("step-{:09}", trainer.steps_done());
     let checkpoint = match last_checkpoint.as_ref().filter(|c| c.ends_with(&final_name)) {
         Some(c) => c.clone(),
-        None => save_checked(&trainer, &running, &checkpoints, &last_checkpoint)?,
+        None => save_checked(&mut trainer, &running, &checkpoints, &last_checkpoint)?,
     };
     write_grid(&mut trainer, &dir.join("samples.png"))?;
     if config.model.is_conditional() {
@@ -453,7 +464,7 @@ fn train_until_done(
 /// Saves a checkpoint if every weight is finite; otherwise fails naming
 /// the weight, and `last` (the newest checkpoint) stays the newest.
 fn save_checked(
-    trainer: &Trainer,
+    trainer: &mut Trainer,
     running: &RunningMean,
     dir: &Path,
     last: &Option<PathBuf>,
@@ -466,6 +477,32 @@ fn save_checked(
         });
     }
     Ok(checkpoint::save(trainer, running, dir)?)
+}
+
+/// Records the checkpoint `saved` (just written at an epoch end) as the
+/// run's best if its Fréchet distance beats every earlier epoch's, and then
+/// lets the previous best go (see `best.rs`).
+fn keep_if_best(
+    checkpoints: &Path,
+    saved: &Path,
+    step: u64,
+    epoch: usize,
+    frechet_distance: f64,
+) -> Result<(), RunError> {
+    let name = saved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let candidate = best::BestCheckpoint {
+        checkpoint: name.clone(),
+        step,
+        epoch,
+        frechet_distance,
+    };
+    if best::offer(checkpoints, &candidate)? {
+        checkpoint::remove_older(checkpoints, &name)?;
+    }
+    Ok(())
 }
 
 /// Anomaly detection, switched on for the life of the value.

@@ -7,8 +7,9 @@
 //! drawn as every class; asked for one class (`--digit`), it draws `n`
 //! samples of that class instead.
 
-use crate::checkpoint;
+use crate::checkpoint::{self, EMA_FILE};
 use crate::data::Dataset;
+use crate::ema::GeneratorKind;
 use crate::grid::{self, GrayImage};
 use crate::models::{GanModel, ModelKind, NUM_CLASSES};
 use crate::run::RunError;
@@ -19,11 +20,50 @@ use tensor::{Tensor, TensorError, no_grad};
 /// The checkpoint folder `path` names: a run folder (its newest checkpoint)
 /// or a checkpoint folder itself.
 pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, RunError> {
+    resolve(path, Which::Latest)
+}
+
+/// Which checkpoint of a run folder `sample` and `eval` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Which {
+    /// The newest.
+    #[default]
+    Latest,
+    /// The one with the lowest Fréchet distance at an epoch end (`best.rs`).
+    Best,
+}
+
+impl std::str::FromStr for Which {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "latest" => Ok(Which::Latest),
+            "best" => Ok(Which::Best),
+            _ => Err(format!("unknown checkpoint `{s}`; expected best or latest")),
+        }
+    }
+}
+
+/// The checkpoint folder `path` names: `which` checkpoint of a run folder,
+/// or a checkpoint folder itself (then `which` must be `Latest`: a single
+/// checkpoint has no best to choose).
+pub fn resolve(path: &Path, which: Which) -> Result<PathBuf, RunError> {
     if path.join("state.json").is_file() {
+        if which == Which::Best {
+            return Err(RunError::Folder {
+                path: path.to_path_buf(),
+                detail: "is one checkpoint; --which best needs the run folder".into(),
+            });
+        }
         return Ok(path.to_path_buf());
     }
-    if path.join("checkpoint").is_dir() {
-        return Ok(checkpoint::latest(&path.join("checkpoint"))?);
+    let checkpoints = path.join("checkpoint");
+    if checkpoints.is_dir() {
+        return Ok(match which {
+            Which::Latest => checkpoint::latest(&checkpoints)?,
+            Which::Best => crate::best::path(&checkpoints)?,
+        });
     }
     Err(RunError::Folder {
         path: path.to_path_buf(),
@@ -66,6 +106,8 @@ pub struct SampleRequest {
     pub seed: u64,
     /// Draw only this class (conditional models only).
     pub class: Option<usize>,
+    /// Which checkpoint of a run folder.
+    pub which: Which,
 }
 
 /// A drawn grid and, if it has one row per class, its legend.
@@ -77,24 +119,39 @@ pub struct SampleGrid {
     pub count: usize,
     /// `class_legend` of the run's dataset, for a one-row-per-class grid.
     pub legend: Option<String>,
+    /// The checkpoint drawn from.
+    pub checkpoint: PathBuf,
+    /// Which generator drew it.
+    pub generator: GeneratorKind,
 }
 
 /// A `model` whose generator holds the weights saved in the `checkpoint`
 /// folder, in eval mode (BatchNorm on its running statistics), ready to
-/// sample. The discriminator keeps the random weights drawn from `seed`:
-/// sampling never uses it.
-pub fn load_generator(checkpoint: &Path, model: ModelKind, seed: u64) -> Result<Box<dyn GanModel>, RunError> {
+/// sample, and which generator that is: the averaged one if the run kept one
+/// (`--ema`), else the live one. The discriminator keeps the random weights
+/// drawn from `seed`: sampling never uses it.
+pub fn load_generator(
+    checkpoint: &Path,
+    model: ModelKind,
+    seed: u64,
+) -> Result<(Box<dyn GanModel>, GeneratorKind), RunError> {
     // The weights are replaced by the checkpoint's right away.
     let mut model = model.build(&mut stream_rng(seed, 0))?;
-    nn::checkpoint::load_module(model.generator(), &checkpoint.join("generator.safetensors"))
-        .map_err(|e| RunError::Checkpoint(e.into()))?;
+    let averaged = checkpoint.join(EMA_FILE);
+    let (file, kind) = if averaged.is_file() {
+        (averaged, GeneratorKind::Averaged)
+    } else {
+        (checkpoint.join("generator.safetensors"), GeneratorKind::Live)
+    };
+    nn::checkpoint::load_module(model.generator(), &file).map_err(|e| RunError::Checkpoint(e.into()))?;
     model.set_training(false);
-    Ok(model)
+    Ok((model, kind))
 }
 
-/// A grid of samples from the generator saved at `path`, as `request` asks.
+/// A grid of samples from the generator saved at `path` (`request.which`
+/// checkpoint of it), as `request` asks.
 pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, RunError> {
-    let checkpoint = resolve_checkpoint(path)?;
+    let checkpoint = resolve(path, request.which)?;
     let config = checkpoint::read_state(&checkpoint)?.config;
     let refuse = |detail: String| Err(RunError::Train(TensorError::argument("sample", detail)));
     let conditional = config.model.is_conditional();
@@ -120,7 +177,7 @@ pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, Ru
         ));
     }
 
-    let model = load_generator(&checkpoint, config.model, request.seed)?;
+    let (model, generator) = load_generator(&checkpoint, config.model, request.seed)?;
     let mut rng = stream_rng(request.seed, 1);
     let (z, labels, columns) = if per_class_rows {
         let columns = n / NUM_CLASSES;
@@ -138,5 +195,7 @@ pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, Ru
         image: grid::image_grid(&images, columns, model.batch_options().range)?,
         count: n,
         legend: per_class_rows.then(|| class_legend(config.dataset)),
+        checkpoint,
+        generator,
     })
 }

@@ -23,7 +23,8 @@
 //! logs, sample grids, checkpoints, resume) is in `run.rs`.
 
 use crate::data::{Dataset, ImageSet, epoch_order};
-use crate::models::{GanModel, ModelKind};
+use crate::ema::{Ema, GeneratorKind};
+use crate::models::{GanModel, ModelKind, RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
@@ -62,6 +63,11 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Write a row to `metrics.csv` every this many steps.
     pub log_every: u64,
+    // ── Recipe features (absent in configs saved before they existed) ──
+    /// Keep an exponential moving average of the generator's weights with
+    /// this decay, and draw samples from it (`ema.rs`).
+    #[serde(default)]
+    pub ema: Option<f64>,
 }
 
 impl TrainConfig {
@@ -75,7 +81,7 @@ impl TrainConfig {
             ModelKind::WganGp => (LossKind::WganGp, 1e-4, (0.0, 0.9), 5),
             _ => (LossKind::Bce, 2e-4, (0.5, 0.999), 1),
         };
-        TrainConfig {
+        let config = TrainConfig {
             model,
             dataset: Dataset::Mnist,
             epochs: 5,
@@ -89,6 +95,19 @@ impl TrainConfig {
             loss,
             seed: 0,
             log_every: 50,
+            ema: None,
+        };
+        match model {
+            ModelKind::DcganGlobal => TrainConfig {
+                lr_g: RECIPE.lr_g,
+                lr_d: RECIPE.lr_d,
+                batch_size: RECIPE.batch_size,
+                epochs: RECIPE.epochs,
+                label_smoothing: RECIPE.label_smoothing,
+                ema: Some(RECIPE.ema),
+                ..config
+            },
+            _ => config,
         }
     }
 
@@ -122,6 +141,9 @@ impl TrainConfig {
         }
         if self.log_every == 0 {
             return bad("log-every must be at least 1".into());
+        }
+        if let Some(decay) = self.ema {
+            crate::ema::check_decay(decay).or_else(bad)?;
         }
         Ok(())
     }
@@ -342,6 +364,8 @@ pub struct Trainer {
     pub(crate) cursor: DataCursor,
     /// Generator steps taken so far.
     pub(crate) step: u64,
+    /// The averaged generator, with `--ema`.
+    pub(crate) ema: Option<Ema>,
 }
 
 /// The independent random streams of a run, all derived from its one seed.
@@ -354,6 +378,9 @@ pub mod streams {
     pub const DATA: u64 = 2;
     /// The fixed noise behind every sample grid.
     pub const SAMPLES: u64 = 3;
+    /// The noise that re-estimates the averaged generator's BatchNorm
+    /// statistics (`ema.rs`).
+    pub const EMA_STATISTICS: u64 = 4;
 }
 
 /// A ChaCha8 generator for stream `stream` of run seed `seed` (see [`streams`]).
@@ -375,7 +402,18 @@ impl Trainer {
         let mut data_rng = stream_rng(config.seed, streams::DATA);
         let rng_at_epoch_start = data_rng.clone();
         let order = epoch_order(data.len(), &mut data_rng);
+        let ema = match config.ema {
+            // A second instance of the model, overwritten with the live weights.
+            Some(decay) => {
+                let average = config
+                    .model
+                    .build(&mut stream_rng(config.seed, streams::WEIGHTS))?;
+                Some(Ema::new(decay, average, model.as_ref(), config.seed)?)
+            }
+            None => None,
+        };
         Ok(Trainer {
+            ema,
             noise_rng: stream_rng(config.seed, streams::NOISE),
             data_rng,
             cursor: DataCursor {
@@ -427,6 +465,9 @@ impl Trainer {
             &z,
             &labels,
         )?;
+        if let Some(ema) = &mut self.ema {
+            ema.update(self.model.as_ref())?;
+        }
         self.step += 1;
         Ok(StepStats::of(&d, &loss_g)?)
     }
@@ -493,6 +534,15 @@ impl Trainer {
         (self.data.len() / self.config.batch_size / self.config.d_steps) as u64
     }
 
+    /// Which generator [`Trainer::generate_eval`] draws from.
+    pub fn draws_from(&self) -> GeneratorKind {
+        if self.ema.is_some() {
+            GeneratorKind::Averaged
+        } else {
+            GeneratorKind::Live
+        }
+    }
+
     /// The run's configuration.
     pub fn config(&self) -> &TrainConfig {
         &self.config
@@ -504,8 +554,13 @@ impl Trainer {
     }
 
     /// Generates images for the noise `z` in evaluation mode (BatchNorm uses
-    /// its running statistics, nothing is recorded, nothing changes).
+    /// its running statistics, nothing is recorded, nothing changes), from
+    /// the averaged generator if the run keeps one ([`Trainer::draws_from`]).
     pub fn generate_eval(&mut self, z: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        if let Some(ema) = &mut self.ema {
+            let average = ema.refreshed(self.model.as_ref())?;
+            return no_grad(|| average.generate(z, labels));
+        }
         self.model.set_training(false);
         let images = no_grad(|| self.model.generate(z, labels));
         self.model.set_training(true);

@@ -205,6 +205,7 @@ fn grids_put_one_class_per_row_and_sampling_honours_the_digit() {
                 n: Some(4),
                 seed: 0,
                 class: Some(class),
+                ..SampleRequest::default()
             },
         )
         .unwrap()

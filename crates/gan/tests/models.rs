@@ -31,6 +31,14 @@ fn shapes_names_and_sizes() {
             (64 * 16 + 64) + (64 * 128 * 16 + 128) + 2 * 128 + linear(6272, 1),
         ),
         (
+            ModelKind::DcganGlobal,
+            28,
+            // Linear 100→192·7·7, BN(192), ConvT 192→96 k4 + bias, BN(96), ConvT 96→1 k4 + bias
+            linear(100, 192 * 49) + 2 * 192 + (192 * 96 * 16 + 96) + 2 * 96 + (96 * 16 + 1),
+            // Conv 1→64 k4, Conv 64→128 k4, BN(128), the global head Linear 6272→256, Linear 256→1
+            (64 * 16 + 64) + (64 * 128 * 16 + 128) + 2 * 128 + linear(6272, 256) + linear(256, 1),
+        ),
+        (
             ModelKind::Tutorial,
             32,
             linear(100, 256) + linear(256, 512) + linear(512, 1024) + linear(1024, 1024),
@@ -72,8 +80,21 @@ fn model_and_loss_names_parse_and_refuse_typos() {
     }
     let err = "dcgna".parse::<ModelKind>().unwrap_err();
     assert!(
-        err.contains("dcgna") && err.contains("mlp, dcgan, tutorial"),
+        err.contains("dcgna") && err.contains("mlp, dcgan, dcgan-global, tutorial"),
         "{err}"
     );
     assert!("hinge".parse::<gan::objective::LossKind>().is_ok());
+}
+
+#[test]
+fn dcgan_global_names_its_layers_like_pytorch() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let model = ModelKind::DcganGlobal.build(&mut rng).unwrap();
+    assert_eq!(
+        names(model.discriminator()),
+        [
+            "0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "6.weight", "6.bias",
+            "8.weight", "8.bias"
+        ]
+    );
 }

@@ -128,27 +128,10 @@ fn mlp_on_real_mnist_learns_like_a_gan() {
     assert!(dir.join("loss.svg").is_file() && dir.join("config.json").is_file());
 }
 
-/// The files of a run that must be identical between equivalent runs.
-fn run_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let ckpt = gan::sample::resolve_checkpoint(dir).unwrap();
-    let mut files = vec![(
-        "metrics.csv".to_string(),
-        std::fs::read(dir.join("metrics.csv")).unwrap(),
-    )];
-    for name in [
-        "generator.safetensors",
-        "discriminator.safetensors",
-        "optim_g.safetensors",
-        "optim_d.safetensors",
-        "state.json",
-    ] {
-        files.push((name.to_string(), std::fs::read(ckpt.join(name)).unwrap()));
-    }
-    files
-}
-
 fn assert_same_files(a: &Path, b: &Path) {
-    for ((name, x), (_, y)) in run_files(a).into_iter().zip(run_files(b)) {
+    let (files_a, files_b) = (data_common::run_files(a), data_common::run_files(b));
+    assert_eq!(files_a.len(), files_b.len());
+    for ((name, x), (_, y)) in files_a.into_iter().zip(files_b) {
         assert!(
             x == y,
             "{name} differs between {} and {}",

@@ -5,10 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use gan::data::Dataset;
 use gan::models::ModelKind;
 use gan::objective::LossKind;
+use gan::sample::Which;
 use gan::train::TrainConfig;
 use std::path::{Path, PathBuf};
 
-/// Epochs of a run when --epochs is not given.
+/// Epochs of a run when --epochs is not given (dcgan-global: its recipe's).
 pub const DEFAULT_EPOCHS: usize = 2;
 
 /// Train GANs on MNIST with a deep-learning engine written from scratch.
@@ -107,6 +108,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Which checkpoint of a run folder: latest, or best (lowest Fréchet
+    /// distance at an epoch end).
+    #[arg(long, default_value = "latest")]
+    pub which: Which,
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -124,24 +129,28 @@ pub struct EvalArgs {
 /// `gan-mnist train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Which GAN: mlp (W1), dcgan (W2), tutorial (the Keras tutorial's model,
-    /// fixed), cgan / cgan-conv (class-conditional mlp / dcgan), or wgan-gp
-    /// (dcgan with a BatchNorm-free critic; its defaults are the WGAN-GP
-    /// paper's: --loss wgan-gp --lr 1e-4 --beta1 0 --beta2 0.9 --d-steps 5).
-    #[arg(long, default_value = "dcgan")]
+    /// Which GAN: dcgan-global (the default: W2 widened, its discriminator
+    /// judging the whole digit; its defaults are the quality recipe:
+    /// --batch-size 32 --lr-g 4e-4 --lr-d 1e-4 --label-smoothing 0.1
+    /// --ema 0.999), mlp (W1), dcgan (W2), tutorial (the Keras tutorial's
+    /// model, fixed), cgan / cgan-conv (class-conditional mlp / dcgan), or
+    /// wgan-gp (dcgan with a BatchNorm-free critic; its defaults are the
+    /// WGAN-GP paper's: --loss wgan-gp --lr 1e-4 --beta1 0 --beta2 0.9 --d-steps 5).
+    #[arg(long, default_value = "dcgan-global")]
     pub model: ModelKind,
     /// mnist or fashion.
     #[arg(long, default_value = "mnist")]
     pub dataset: Dataset,
-    /// Passes over the 60,000 training images [default: 2].
+    /// Passes over the 60,000 training images [default: 2; dcgan-global: 2
+    /// at batch 32].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Stop after this many generator steps in all.
     #[arg(long)]
     pub max_steps: Option<u64>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
+    /// Images per batch [default: 64; 32 for dcgan-global].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Learning rate of both networks (overridden by --lr-g / --lr-d)
     /// [default: 2e-4; 1e-4 for wgan-gp].
     #[arg(long)]
@@ -161,9 +170,10 @@ pub struct TrainArgs {
     /// Discriminator steps per generator step [default: 1; 5 for wgan-gp].
     #[arg(long)]
     pub d_steps: Option<usize>,
-    /// One-sided label smoothing (0.1 makes real targets 0.9).
-    #[arg(long, default_value_t = 0.0)]
-    pub label_smoothing: f64,
+    /// One-sided label smoothing (0.1 makes real targets 0.9) [default: 0;
+    /// 0.1 for dcgan-global].
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
     /// bce (non-saturating), lsgan, hinge or wgan-gp [default: bce; wgan-gp for wgan-gp].
     #[arg(long)]
     pub loss: Option<LossKind>,
@@ -203,9 +213,17 @@ pub struct TrainArgs {
     #[arg(long)]
     pub detect_anomaly: bool,
     /// Samples measured by the judge at each epoch end (classifier score,
-    /// Fréchet distance, missing digits in metrics.csv); 0 turns it off.
+    /// Fréchet distance, missing digits in metrics.csv; the lowest distance
+    /// marks the best checkpoint); 0 turns it off.
     #[arg(long, default_value_t = gan::run::DEFAULT_QUALITY_SAMPLES)]
     pub quality_samples: usize,
+    // ── Recipe features ──
+    /// Average the generator's weights (exponential moving average with
+    /// this decay, warmed up) and draw every grid, per-epoch check, sample
+    /// and eval from the average; 0 turns it off [default: 0; 0.999 for
+    /// dcgan-global].
+    #[arg(long, value_name = "DECAY")]
+    pub ema: Option<f64>,
 }
 
 /// `gan-mnist sample`.
@@ -224,6 +242,10 @@ pub struct SampleArgs {
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Which checkpoint of a run folder: latest, or best (lowest Fréchet
+    /// distance at an epoch end).
+    #[arg(long, default_value = "latest")]
+    pub which: Which,
     /// The PNG to write (and, for a grid of one row per class, the legend
     /// beside it with the extension .txt).
     #[arg(long)]
@@ -234,8 +256,9 @@ pub struct SampleArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// mlp (W1), dcgan (W2), wgan-gp (the dcgan networks trained as WGAN-GP,
-    /// milliseconds per generator step), or all (W1 and W2).
-    #[arg(long, default_value = "all", value_parser = ["mlp", "dcgan", "wgan-gp", "all"])]
+    /// milliseconds per generator step), dcgan-global (the default model at
+    /// its recipe's batch of 32, not a workload), or all (W1 and W2).
+    #[arg(long, default_value = "all", value_parser = ["mlp", "dcgan", "wgan-gp", "dcgan-global", "all"])]
     pub workload: String,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -251,9 +274,12 @@ impl TrainArgs {
         let config = TrainConfig {
             model: self.model,
             dataset: self.dataset,
-            epochs: self.epochs.unwrap_or(DEFAULT_EPOCHS),
+            epochs: self.epochs.unwrap_or(match self.model {
+                ModelKind::DcganGlobal => defaults.epochs,
+                _ => DEFAULT_EPOCHS,
+            }),
             max_steps: self.max_steps,
-            batch_size: self.batch_size,
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
             lr_g: lr(self.lr_g, defaults.lr_g),
             lr_d: lr(self.lr_d, defaults.lr_d),
             betas: (
@@ -261,10 +287,14 @@ impl TrainArgs {
                 self.beta2.unwrap_or(defaults.betas.1),
             ),
             d_steps: self.d_steps.unwrap_or(defaults.d_steps),
-            label_smoothing: self.label_smoothing,
+            label_smoothing: self.label_smoothing.unwrap_or(defaults.label_smoothing),
             loss: self.loss.unwrap_or(defaults.loss),
             seed: self.seed,
             log_every: self.log_every,
+            // `--ema 0` turns the average off.
+            ema: self
+                .ema
+                .map_or(defaults.ema, |decay| (decay != 0.0).then_some(decay)),
         };
         // The dataset size is checked again once it is loaded.
         config.validate(usize::MAX).map_err(|e| e.to_string())?;

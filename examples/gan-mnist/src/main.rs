@@ -1,10 +1,11 @@
 //! `gan-mnist`: train a GAN on MNIST and watch digits appear.
 //!
 //! ```text
-//! gan-mnist                                   train the default model
+//! gan-mnist                                   train the default model (dcgan-global)
 //! gan-mnist train --model dcgan --epochs 5    train with options
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
+//! gan-mnist sample --checkpoint runs/dcgan-global --which best --out best.png
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
@@ -154,7 +155,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         rayon::current_num_threads(),
         dir.display()
     );
-    let (loss, conditional) = (config.loss, config.model.is_conditional());
+    let (loss, conditional, averaged) = (config.loss, config.model.is_conditional(), config.ema.is_some());
     let summary = if resuming {
         run::resume(config, data, &dir, &options)
     } else {
@@ -175,9 +176,10 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         }
         if let Some(q) = row.quality {
             println!(
-                "judge on {} samples: classifier score {:.2}, Fréchet distance {:.1}, {} missing \
-                 (`gan-mnist eval --checkpoint {}` for the full measure)",
+                "judge on {} samples of the {} generator: classifier score {:.2}, Fréchet distance {:.1}, \
+                 {} missing (`gan-mnist eval --checkpoint {}` for the full measure)",
                 args.quality_samples,
+                if averaged { "averaged" } else { "live" },
                 q.classifier_score,
                 q.frechet_distance,
                 q.missing_digits,
@@ -221,10 +223,17 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
         n: args.n,
         seed: args.seed,
         class: args.digit.map(|d| d as usize),
+        which: args.which,
     };
     let grid = gan::sample::sample_grid(&args.checkpoint, request).map_err(|e| e.to_string())?;
     gan::grid::write_png(&grid.image, &args.out).map_err(|e| e.to_string())?;
-    println!("gan-mnist: {} samples → {}", grid.count, args.out.display());
+    println!(
+        "gan-mnist: {} samples from the {} generator of {} → {}",
+        grid.count,
+        grid.generator,
+        grid.checkpoint.display(),
+        args.out.display()
+    );
     if let Some(legend) = grid.legend {
         let legend_path = args.out.with_extension("txt");
         std::fs::write(&legend_path, &legend).map_err(|e| format!("{}: {e}", legend_path.display()))?;

@@ -36,13 +36,29 @@ fn bad_values_are_named() {
         ),
         (
             &["train", "--model", "vae"],
-            "unknown model `vae`; expected one of mlp, dcgan, tutorial",
+            "unknown model `vae`; expected one of mlp, dcgan, dcgan-global, tutorial",
         ),
         (&["train", "--loss", "wasserstein"], "unknown loss `wasserstein`"),
         (&["train", "--dataset", "cifar"], "cifar"),
         (&["train", "--batch-size", "0"], "batch size must be at least 1"),
         (&["train", "--lr", "-0.1"], "must be a positive number"),
         (&["train", "--epochs", "0"], "--epochs must be at least 1"),
+        (
+            &["train", "--ema", "1.5"],
+            "ema decay must lie in [0, 1), got 1.5",
+        ),
+        (
+            &[
+                "sample",
+                "--checkpoint",
+                "x",
+                "--which",
+                "first",
+                "--out",
+                "x.png",
+            ],
+            "expected best or latest",
+        ),
         (&["train", "--name", "../x"], "must be a plain folder name"),
         (&["train", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["bench", "--workload", "resnet"], "invalid value 'resnet'"),
@@ -318,5 +334,73 @@ fn wgan_gp_has_its_own_defaults_and_explicit_flags_win() {
         (Some("bce"), Some(2e-4))
     );
     assert_eq!(config["betas"], serde_json::json!([0.5, 0.999]));
+    std::fs::remove_dir_all(out_dir).unwrap();
+}
+
+#[test]
+fn the_default_model_has_the_quality_recipe_and_which_best_needs_an_epoch() {
+    let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-default-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let mnist = shared_mnist();
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--no-progress",
+            "--max-steps",
+            "2",
+            "--name",
+            name,
+            "--data-dir",
+            mnist.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = gan_mnist(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        saved_config(&out_dir.join(name))
+    };
+    // No subcommand, no flags: dcgan-global with its recipe.
+    let config = run("default", &[]);
+    assert_eq!(config["model"], "dcgan-global");
+    assert_eq!(config["batch_size"], 32);
+    assert_eq!(
+        (config["lr_g"].as_f64(), config["lr_d"].as_f64()),
+        (Some(4e-4), Some(1e-4))
+    );
+    assert_eq!(config["label_smoothing"].as_f64(), Some(0.1));
+    assert_eq!(config["ema"].as_f64(), Some(0.999));
+    // --ema 0 turns the average off; other models have none unless asked.
+    assert!(run("no-ema", &["--ema", "0"])["ema"].is_null());
+    assert!(run("dcgan", &["--model", "dcgan"])["ema"].is_null());
+    assert_eq!(
+        run("dcgan-ema", &["--model", "dcgan", "--ema", "0.99"])["ema"].as_f64(),
+        Some(0.99)
+    );
+
+    // Two steps end no epoch: there is no best checkpoint yet, and --which best says so.
+    let png = out_dir.join("best.png");
+    let default_run = out_dir.join("default");
+    let args = [
+        "sample",
+        "--checkpoint",
+        default_run.to_str().unwrap(),
+        "--which",
+        "best",
+        "--out",
+        png.to_str().unwrap(),
+    ];
+    let out = gan_mnist(&args);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no best checkpoint"), "{}", stderr(&out));
+    let args = [
+        "sample",
+        "--checkpoint",
+        default_run.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ];
+    let out = gan_mnist(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("averaged (EMA) generator"));
     std::fs::remove_dir_all(out_dir).unwrap();
 }

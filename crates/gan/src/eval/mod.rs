@@ -26,9 +26,10 @@ pub mod score;
 
 use crate::checkpoint;
 use crate::data::{Dataset, ImageSet, PixelRange};
+use crate::ema::GeneratorKind;
 use crate::models::{ModelKind, NUM_CLASSES};
 use crate::run::RunError;
-use crate::sample::{load_generator, resolve_checkpoint};
+use crate::sample::{Which, load_generator, resolve};
 use crate::train::stream_rng;
 use frechet::{FeatureStats, frechet_distance};
 use judge::{CLASSES, FEATURES, Judge, to_judge_input};
@@ -186,6 +187,8 @@ pub struct EvalReport {
     pub dataset: Dataset,
     /// The generator steps of the evaluated checkpoint.
     pub step: u64,
+    /// Which generator of the checkpoint drew the samples.
+    pub generator: GeneratorKind,
     /// The reference: how many test images the Fréchet distance compares with.
     pub reference_count: usize,
     /// The generated samples.
@@ -202,17 +205,20 @@ pub struct EvalRequest {
     pub n: usize,
     /// Seed of the noise.
     pub seed: u64,
+    /// Which checkpoint of a run folder.
+    pub which: Which,
 }
 
 /// The dataset a run (or checkpoint) folder was trained on, read from its
 /// newest checkpoint.
-pub fn run_dataset(path: &Path) -> std::result::Result<Dataset, RunError> {
-    let checkpoint = resolve_checkpoint(path)?;
+pub fn run_dataset(path: &Path, which: Which) -> std::result::Result<Dataset, RunError> {
+    let checkpoint = resolve(path, which)?;
     Ok(checkpoint::read_state(&checkpoint)?.config.dataset)
 }
 
-/// Evaluates the generator saved at `path` (a run folder or a checkpoint
-/// folder): `request.n` samples against the whole of `test`, and the first
+/// Evaluates the generator saved at `path` (`request.which` checkpoint of a
+/// run folder, or a checkpoint folder; its averaged generator if it has
+/// one): `request.n` samples against the whole of `test`, and the first
 /// `request.n` images of `train` as the real-data ceiling. `test` and
 /// `train` must be the run's dataset (see [`run_dataset`]).
 pub fn evaluate_run(
@@ -221,7 +227,7 @@ pub fn evaluate_run(
     test: &ImageSet,
     train: &ImageSet,
 ) -> std::result::Result<EvalReport, RunError> {
-    let checkpoint = resolve_checkpoint(path)?;
+    let checkpoint = resolve(path, request.which)?;
     let state = checkpoint::read_state(&checkpoint)?;
     let config = state.config;
     if request.n < 2 {
@@ -230,7 +236,7 @@ pub fn evaluate_run(
             format!("--n {}: a covariance needs at least 2 samples", request.n),
         )));
     }
-    let model = load_generator(&checkpoint, config.model, request.seed)?;
+    let (model, generator) = load_generator(&checkpoint, config.model, request.seed)?;
     let judge = Judge::pretrained(config.dataset).map_err(|e| RunError::Checkpoint(e.into()))?;
     let all_test: Vec<usize> = (0..test.len()).collect();
     let reference = Reference::new(judge, test, &all_test)?;
@@ -249,6 +255,7 @@ pub fn evaluate_run(
         model: config.model,
         dataset: config.dataset,
         step: state.step,
+        generator,
         reference_count: test.len(),
         samples,
         real,

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `mlp` | `mlp.rs` | workload W1: fully connected networks |
 //! | `dcgan` | `dcgan.rs` | workload W2: (transposed) convolutions with BatchNorm |
+//! | `dcgan-global` | `dcgan_global.rs` | the default: W2 widened, its discriminator judging the whole digit |
 //! | `tutorial` | `tutorial.rs` | the Keras tutorial's architecture, made to work |
 //! | `cgan` | `conditional.rs` | `mlp` told the class: draws the digit asked for |
 //! | `cgan-conv` | `conditional.rs` | `dcgan` told the class |
@@ -13,11 +14,13 @@
 
 mod conditional;
 mod dcgan;
+mod dcgan_global;
 mod mlp;
 mod tutorial;
 
 pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
 pub use dcgan::{dcgan, wgan_gp};
+pub use dcgan_global::{GlobalWidths, RECIPE, Recipe, WIDTHS, dcgan_global, dcgan_global_with};
 pub use mlp::{mlp, push_leaky_mlp};
 pub use tutorial::tutorial;
 
@@ -130,6 +133,8 @@ pub enum ModelKind {
     Mlp,
     /// Workload W2.
     Dcgan,
+    /// The default: W2 widened, with a discriminator that judges the whole digit.
+    DcganGlobal,
     /// The Keras tutorial's model, fixed.
     Tutorial,
     /// W1's networks, class-conditional.
@@ -142,9 +147,10 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in the order `--help` lists them.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Mlp,
         ModelKind::Dcgan,
+        ModelKind::DcganGlobal,
         ModelKind::Tutorial,
         ModelKind::Cgan,
         ModelKind::CganConv,
@@ -156,6 +162,7 @@ impl ModelKind {
         match self {
             ModelKind::Mlp => "mlp",
             ModelKind::Dcgan => "dcgan",
+            ModelKind::DcganGlobal => "dcgan-global",
             ModelKind::Tutorial => "tutorial",
             ModelKind::Cgan => "cgan",
             ModelKind::CganConv => "cgan-conv",
@@ -174,6 +181,7 @@ impl ModelKind {
         Ok(match self {
             ModelKind::Mlp => Box::new(mlp(rng)),
             ModelKind::Dcgan => Box::new(dcgan(rng)?),
+            ModelKind::DcganGlobal => Box::new(dcgan_global(rng)?),
             ModelKind::Tutorial => Box::new(tutorial(rng)),
             ModelKind::Cgan => Box::new(cgan(rng)),
             ModelKind::CganConv => Box::new(cgan_conv(rng)?),

@@ -14,13 +14,14 @@ use std::time::Instant;
 pub fn eval(args: EvalArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
     // Fails on a bad --checkpoint before any data is loaded.
-    let dataset = eval::run_dataset(&args.checkpoint).map_err(|e| e.to_string())?;
+    let dataset = eval::run_dataset(&args.checkpoint, args.which).map_err(|e| e.to_string())?;
     let dir = args.data_dir.as_deref();
     let test = load_split(dataset, Split::Test, dir, args.offline)?;
     let train = load_split(dataset, Split::Train, dir, args.offline)?;
     let request = EvalRequest {
         n: args.n as usize,
         seed: args.seed,
+        which: args.which,
     };
     let report = eval::evaluate_run(&args.checkpoint, request, &test, &train).map_err(|e| e.to_string())?;
     if args.json {
@@ -39,10 +40,11 @@ fn table(report: &EvalReport) -> String {
     let classes = report.dataset.class_names().len();
     writeln!(
         w,
-        "{} on {}, step {}: {} samples; Fréchet distance to the {} test images",
+        "{} on {}, step {}, {} generator: {} samples; Fréchet distance to the {} test images",
         report.model,
         report.dataset.title(),
         report.step,
+        report.generator,
         report.samples.count,
         report.reference_count
     )
