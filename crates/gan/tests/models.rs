@@ -41,7 +41,12 @@ fn shapes_names_and_sizes() {
         (
             ModelKind::Tutorial,
             32,
-            linear(100, 256) + linear(256, 512) + linear(512, 1024) + linear(1024, 1024),
+            // Linear layers, and BatchNorm γβ after each hidden one
+            linear(100, 256)
+                + linear(256, 512)
+                + linear(512, 1024)
+                + linear(1024, 1024)
+                + 2 * (256 + 512 + 1024),
             linear(1024, 64) + linear(64, 128) + linear(128, 256) + linear(256, 1),
         ),
     ];

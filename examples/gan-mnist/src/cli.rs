@@ -12,6 +12,19 @@ use std::path::{Path, PathBuf};
 /// Epochs of a run when --epochs is not given (dcgan-global: its recipe's).
 pub const DEFAULT_EPOCHS: usize = 2;
 
+/// Epochs of a `tutorial` run when --epochs is not given: its fully
+/// connected networks need more passes than the default model to draw every
+/// digit, and an epoch of theirs costs a fraction of a `dcgan` epoch.
+pub const TUTORIAL_EPOCHS: usize = 10;
+
+/// The epochs `model` trains for when --epochs is not given.
+pub fn default_epochs(model: ModelKind) -> usize {
+    match model {
+        ModelKind::Tutorial => TUTORIAL_EPOCHS,
+        _ => DEFAULT_EPOCHS,
+    }
+}
+
 /// Train GANs on MNIST with a deep-learning engine written from scratch.
 ///
 /// With no subcommand, trains the default model (same flags as `train`).
@@ -141,8 +154,8 @@ pub struct TrainArgs {
     /// mnist or fashion.
     #[arg(long, default_value = "mnist")]
     pub dataset: Dataset,
-    /// Passes over the 60,000 training images [default: 2; dcgan-global: 2
-    /// at batch 32].
+    /// Passes over the 60,000 training images [default: 2; 10 for tutorial;
+    /// dcgan-global: 2 at batch 32].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Stop after this many generator steps in all.
@@ -276,7 +289,7 @@ impl TrainArgs {
             dataset: self.dataset,
             epochs: self.epochs.unwrap_or(match self.model {
                 ModelKind::DcganGlobal => defaults.epochs,
-                _ => DEFAULT_EPOCHS,
+                model => default_epochs(model),
             }),
             max_steps: self.max_steps,
             batch_size: self.batch_size.unwrap_or(defaults.batch_size),

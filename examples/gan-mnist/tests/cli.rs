@@ -404,3 +404,20 @@ fn the_default_model_has_the_quality_recipe_and_which_best_needs_an_epoch() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("averaged (EMA) generator"));
     std::fs::remove_dir_all(out_dir).unwrap();
 }
+
+#[test]
+fn tutorial_trains_ten_epochs_by_default_and_the_others_two() {
+    let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-epochs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let epochs = |name: &str, extra: &[&str]| {
+        train_briefly(&out_dir, name, &[&["--max-steps", "1"][..], extra].concat());
+        saved_config(&out_dir.join(name))["epochs"].as_u64()
+    };
+    assert_eq!(epochs("tutorial", &["--model", "tutorial"]), Some(10));
+    assert_eq!(
+        epochs("tutorial-3", &["--model", "tutorial", "--epochs", "3"]),
+        Some(3)
+    );
+    assert_eq!(epochs("mlp", &["--model", "mlp"]), Some(2));
+    std::fs::remove_dir_all(out_dir).unwrap();
+}

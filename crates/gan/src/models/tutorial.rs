@@ -31,20 +31,46 @@
 //!    labels flipped to 1 (the non-saturating loss). The tutorial's loop fed
 //!    the wrong batches to the wrong model; chapter 6 of the docs has the
 //!    details.
+//! 6. **BatchNorm in the generator: something the tutorial never had.** With
+//!    fixes 1–5 alone the model collapsed: after 2 epochs the judge of
+//!    `gan-mnist eval` saw 3 of the 10 digits in its samples (classifier
+//!    score 1.72, seed 0), after 5 epochs 5 (score 2.15). Changing one of
+//!    the tutorial's choices at a time did not cure it (chapter 6, section
+//!    6.5, has the table: the discriminator's widths, [−1, 1] pixels with a
+//!    tanh, no padding, the learning rates, label smoothing, dropout, the
+//!    batch size; 2 epochs each, 1–4 digits seen). A BatchNorm1d after each
+//!    hidden Linear layer of the generator did: 9 digits after 2 epochs
+//!    (score 3.98). Our reading of why: BatchNorm standardises each hidden
+//!    unit over the batch, so the 64 noise vectors of a batch cannot all be
+//!    mapped to one hidden pattern, and the collapse that the small
+//!    discriminator would have to notice is ruled out inside the generator.
+//!    After the default 10 epochs (`gan-mnist eval --n 10000`): seed 0
+//!    scores 7.03 with every digit 6.2–15.5% of the samples; seed 1 scores
+//!    5.49 and draws almost no 1s (0.2%). Nothing else changes: the
+//!    discriminator's widths, Adam(2e-4, β₁ 0.5) on both sides, BCE, batch 64.
 
 use super::SequentialGan;
 use super::mlp::push_leaky_mlp;
 use crate::data::{BatchOptions, PixelRange};
-use nn::{Flatten, Reshape, Sequential, Sigmoid};
+use nn::{BatchNorm1d, Flatten, LeakyReLU, Linear, Reshape, Sequential, Sigmoid};
 use rand::Rng;
 
-/// The tutorial's architecture with the fixes above: Linear layers with
-/// LeakyReLU(0.2) between them, 100 → 256 → 512 → 1024 → 32·32 for the
-/// generator and 32·32 → 64 → 128 → 256 → 1 for the discriminator.
+/// The tutorial's architecture with the fixes above. Generator: Linear
+/// 100 → 256 → 512 → 1024 → 32·32, each hidden layer followed by
+/// BatchNorm1d and LeakyReLU(0.2), then a sigmoid. Discriminator: Linear
+/// 32·32 → 64 → 128 → 256 → 1 with LeakyReLU(0.2) between the layers.
 pub fn tutorial<R: Rng + ?Sized>(rng: &mut R) -> SequentialGan {
-    let generator = push_leaky_mlp(Sequential::new(), &[100, 256, 512, 1024, 32 * 32], rng)
-        .push(Sigmoid)
-        .push(Reshape::new(&[1, 32, 32]));
+    let widths = [100, 256, 512, 1024, 32 * 32];
+    let mut generator = Sequential::new();
+    for (i, pair) in widths.windows(2).enumerate() {
+        generator = generator.push(Linear::new(pair[0], pair[1], rng));
+        if i + 2 < widths.len() {
+            generator = generator
+                .push(BatchNorm1d::new(pair[1]))
+                .push(LeakyReLU::new(0.2));
+        }
+    }
+    let generator = generator.push(Sigmoid).push(Reshape::new(&[1, 32, 32]));
     let discriminator = push_leaky_mlp(Sequential::new().push(Flatten), &[32 * 32, 64, 128, 256, 1], rng);
     let format = BatchOptions {
         range: PixelRange::Unit,
