@@ -6,7 +6,8 @@
 //! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `tutorial`,
 //!   the class-conditional `cgan` and `cgan-conv`, and `wgan-gp`).
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`,
-//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty.
+//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty;
+//!   [`r1`] is the R1 penalty any of them can add (`--r1`).
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
 //! * [`report`]: `report.html`, a self-contained page of a whole run.
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod models;
 pub mod objective;
 pub mod plot;
+pub mod r1;
 pub mod report;
 pub mod run;
 pub mod sample;

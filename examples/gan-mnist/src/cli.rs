@@ -192,6 +192,26 @@ pub struct TrainArgs {
     /// Fréchet distance, missing digits in metrics.csv); 0 turns it off.
     #[arg(long, default_value_t = gan::run::DEFAULT_QUALITY_SAMPLES)]
     pub quality_samples: usize,
+    /// The discriminator's regularisers (R1, spectral norm).
+    #[command(flatten)]
+    pub penalties: PenaltyArgs,
+}
+
+/// Regularisers of the discriminator, for every model and loss.
+#[derive(Debug, Args)]
+pub struct PenaltyArgs {
+    /// Add the R1 penalty γ/2·E‖∇ₓD(x)‖² on real images to D's loss
+    /// (Mescheder et al., 2018): D stays smooth where the data is.
+    #[arg(long, value_name = "GAMMA")]
+    pub r1: Option<f64>,
+    /// Apply R1 on every K-th discriminator update only, scaled by K (lazy
+    /// regularisation, as in StyleGAN2).
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "r1")]
+    pub r1_every: u64,
+    /// Spectral normalisation of every Linear and Conv2d layer of the
+    /// discriminator (Miyato et al., 2018).
+    #[arg(long)]
+    pub spectral_norm: bool,
 }
 
 /// `gan-mnist sample`.
@@ -251,6 +271,11 @@ impl TrainArgs {
             loss: self.loss.unwrap_or(defaults.loss),
             seed: self.seed,
             log_every: self.log_every,
+            r1: self.penalties.r1.map(|gamma| gan::r1::R1 {
+                gamma,
+                every: self.penalties.r1_every,
+            }),
+            spectral_norm: self.penalties.spectral_norm,
         };
         // The dataset size is checked again once it is loaded.
         config.validate(usize::MAX).map_err(|e| e.to_string())?;
