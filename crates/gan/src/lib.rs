@@ -14,7 +14,8 @@
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
 //! * [`run`]: a training run on disk (`runs/<name>/`), resumable bit for bit
 //!   from its [`checkpoint`]s; [`metrics`] is its `metrics.csv`.
-//! * [`sample`]: grids from a trained generator.
+//! * [`sample`]: grids from a trained generator, or arrays of samples
+//!   written as [`npy`] files.
 //! * [`bench`]: the workloads W1 and W2, timed.
 //! * [`eval`]: what a generator learned, measured by a classifier trained on
 //!   the real data: classifier score, Fréchet distance, class coverage.
@@ -26,6 +27,7 @@ pub mod eval;
 pub mod grid;
 pub mod metrics;
 pub mod models;
+pub mod npy;
 pub mod objective;
 pub mod plot;
 pub mod r1;

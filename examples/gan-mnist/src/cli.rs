@@ -214,6 +214,20 @@ pub struct PenaltyArgs {
     pub spectral_norm: bool,
 }
 
+impl PenaltyArgs {
+    /// `config` with these regularisers.
+    pub fn apply(&self, config: TrainConfig) -> TrainConfig {
+        TrainConfig {
+            r1: self.r1.map(|gamma| gan::r1::R1 {
+                gamma,
+                every: self.r1_every,
+            }),
+            spectral_norm: self.spectral_norm,
+            ..config
+        }
+    }
+}
+
 /// `gan-mnist sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
@@ -221,8 +235,9 @@ pub struct SampleArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// How many samples [default: 64; for a conditional model without
-    /// --digit, 80: one row of 8 per class (then a multiple of 10)].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// --digit, 80: one row of 8 per class (then a multiple of 10)]. More
+    /// than one grid holds (1024) makes several PNG files, or one .npy.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub n: Option<u64>,
     /// Draw only this digit (or Fashion-MNIST class, 0–9); conditional models only.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=9))]
@@ -231,7 +246,10 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The PNG to write (and, for a grid of one row per class, the legend
-    /// beside it with the extension .txt).
+    /// beside it with the extension .txt; several grids: x-1.png, x-2.png,
+    /// …). A name ending in .npy writes every sample as one float32 NumPy
+    /// array [n, 1, H, W] in the model's pixel range ([-1, 1]; [0, 1] for
+    /// tutorial), a conditional model's sample i of class i mod 10.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -246,6 +264,9 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Time the step with these regularisers of the discriminator.
+    #[command(flatten)]
+    pub penalties: PenaltyArgs,
 }
 
 impl TrainArgs {
@@ -271,11 +292,7 @@ impl TrainArgs {
             loss: self.loss.unwrap_or(defaults.loss),
             seed: self.seed,
             log_every: self.log_every,
-            r1: self.penalties.r1.map(|gamma| gan::r1::R1 {
-                gamma,
-                every: self.penalties.r1_every,
-            }),
-            spectral_norm: self.penalties.spectral_norm,
+            ..self.penalties.apply(defaults)
         };
         // The dataset size is checked again once it is loaded.
         config.validate(usize::MAX).map_err(|e| e.to_string())?;
