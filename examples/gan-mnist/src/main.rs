@@ -5,6 +5,8 @@
 //! gan-mnist train --model dcgan --epochs 5    train with options
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
+//! gan-mnist sample --checkpoint runs/dcgan --n 10000 --out x.npy   all samples as one NumPy array
+//! gan-mnist train --r1 10 --spectral-norm     regularise the discriminator
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
