@@ -94,7 +94,21 @@ pub fn synthetic_mnist(count: usize, seed: u64) -> Result<ImageSet> {
 
 /// Times `model`'s training step on the current rayon thread pool.
 pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
-    let mut trainer = Trainer::new(TrainConfig::new(model), synthetic_mnist(1024, 1)?)?;
+    run_config(TrainConfig::new(model), plan)
+}
+
+/// Times the training step of `config` (its model, loss, batch size and
+/// regularisers; epochs and seed aside). The workload is named after the
+/// model, with `+r1(γ, every K)` and `+spectral-norm` when those are on.
+pub fn run_config(config: TrainConfig, plan: BenchPlan) -> Result<BenchReport> {
+    let mut workload = config.model.name().to_string();
+    if let Some(r1) = config.r1 {
+        workload += &format!("+r1({}, every {})", r1.gamma, r1.every);
+    }
+    if config.spectral_norm {
+        workload += "+spectral-norm";
+    }
+    let mut trainer = Trainer::new(config, synthetic_mnist(1024, 1)?)?;
     for _ in 0..plan.warmup_steps {
         trainer.step()?;
     }
@@ -113,7 +127,7 @@ pub fn run(model: ModelKind, plan: BenchPlan) -> Result<BenchReport> {
         .map(|(before, after)| after.saturating_sub(before) as f64 / steps as f64);
     per_step.sort_by(f64::total_cmp);
     Ok(BenchReport {
-        workload: model.name().to_string(),
+        workload,
         threads: rayon::current_num_threads(),
         ms_per_step: per_step[per_step.len() / 2],
         ms_per_step_min: per_step[0],

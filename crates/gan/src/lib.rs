@@ -6,7 +6,8 @@
 //! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `dcgan-global`,
 //!   `tutorial`, the class-conditional `cgan` and `cgan-conv`, and `wgan-gp`).
 //! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`,
-//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty.
+//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty;
+//!   [`r1`] is the R1 penalty any of them can add (`--r1`).
 //! * [`grid`]: sample images tiled into a greyscale grid, written as PNG.
 //! * [`plot`]: a run's loss and discriminator-score curves, drawn as SVG.
 //! * [`report`]: `report.html`, a self-contained page of a whole run.
@@ -15,7 +16,8 @@
 //! * [`run`]: a training run on disk (`runs/<name>/`), resumable bit for bit
 //!   from its [`checkpoint`]s, the [`best`] of them kept; [`metrics`] is its
 //!   `metrics.csv`.
-//! * [`sample`]: grids from a trained generator.
+//! * [`sample`]: grids from a trained generator, or arrays of samples
+//!   written as [`npy`] files.
 //! * [`bench`]: the workloads W1 and W2, timed.
 //! * [`eval`]: what a generator learned, measured by a classifier trained on
 //!   the real data: classifier score, Fréchet distance, class coverage.
@@ -29,8 +31,10 @@ pub mod eval;
 pub mod grid;
 pub mod metrics;
 pub mod models;
+pub mod npy;
 pub mod objective;
 pub mod plot;
+pub mod r1;
 pub mod report;
 pub mod run;
 pub mod sample;

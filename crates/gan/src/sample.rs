@@ -8,7 +8,7 @@
 //! samples of that class instead.
 
 use crate::checkpoint::{self, EMA_FILE};
-use crate::data::Dataset;
+use crate::data::{Dataset, PixelRange};
 use crate::ema::GeneratorKind;
 use crate::grid::{self, GrayImage};
 use crate::models::{GanModel, ModelKind, NUM_CLASSES};
@@ -148,54 +148,156 @@ pub fn load_generator(
     Ok((model, kind))
 }
 
-/// A grid of samples from the generator saved at `path` (`request.which`
-/// checkpoint of it), as `request` asks.
-pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, RunError> {
-    let checkpoint = resolve(path, request.which)?;
-    let config = checkpoint::read_state(&checkpoint)?.config;
-    let refuse = |detail: String| Err(RunError::Train(TensorError::argument("sample", detail)));
-    let conditional = config.model.is_conditional();
-    match request.class {
-        Some(_) if !conditional => {
+/// The most samples one grid shows (32 × 32). Larger requests make several
+/// grids ([`sample_grids`]) or one array ([`sample_array`]).
+pub const GRID_MAX: usize = 1024;
+
+/// A loaded generator and what a request asks of it, checked.
+struct Sampler {
+    model: Box<dyn GanModel>,
+    /// The checkpoint folder the generator was loaded from.
+    checkpoint: PathBuf,
+    /// Which of its generators: the averaged one if the run kept one.
+    generator: GeneratorKind,
+    dataset: Dataset,
+    /// A conditional model's grid of every class: one row per class.
+    per_class_rows: bool,
+    /// How many samples in all.
+    n: usize,
+    class: Option<usize>,
+    /// The noise, drawn in order: the first `k` samples of a request are
+    /// the same whether it asks for `k` or more.
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl Sampler {
+    /// Checks `request` against the run at `path` and loads its generator.
+    /// `grid`: the samples are laid out in a grid (a conditional model's
+    /// one row per class needs a multiple of 10 samples).
+    fn new(path: &Path, request: SampleRequest, grid: bool) -> Result<Sampler, RunError> {
+        let checkpoint = resolve(path, request.which)?;
+        let config = checkpoint::read_state(&checkpoint)?.config;
+        let refuse = |detail: String| Err(RunError::Train(TensorError::argument("sample", detail)));
+        let conditional = config.model.is_conditional();
+        match request.class {
+            Some(_) if !conditional => {
+                return refuse(format!(
+                    "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {} run",
+                    path.display(),
+                    config.model
+                ));
+            }
+            Some(class) if class >= NUM_CLASSES => {
+                return refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1));
+            }
+            _ => {}
+        }
+        let per_class_rows = conditional && request.class.is_none();
+        let n = request.n.unwrap_or(if per_class_rows { 80 } else { 64 }) as usize;
+        if n == 0 || (grid && per_class_rows && n % NUM_CLASSES != 0) {
             return refuse(format!(
-                "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {} run",
-                path.display(),
-                config.model
+                "--n {n}: a conditional model's grid has one row per class, so --n must be a \
+                 positive multiple of {NUM_CLASSES} (or pick one class with --digit)"
             ));
         }
-        Some(class) if class >= NUM_CLASSES => {
-            return refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1));
-        }
-        _ => {}
-    }
-    let per_class_rows = conditional && request.class.is_none();
-    let n = request.n.unwrap_or(if per_class_rows { 80 } else { 64 }) as usize;
-    if n == 0 || (per_class_rows && n % NUM_CLASSES != 0) {
-        return refuse(format!(
-            "--n {n}: a conditional model's grid has one row per class, so --n must be a \
-             positive multiple of {NUM_CLASSES} (or pick one class with --digit)"
-        ));
+        let (model, generator) = load_generator(&checkpoint, config.model, request.seed)?;
+        Ok(Sampler {
+            model,
+            checkpoint,
+            generator,
+            dataset: config.dataset,
+            per_class_rows,
+            n,
+            class: request.class,
+            rng: stream_rng(request.seed, 1),
+        })
     }
 
-    let (model, generator) = load_generator(&checkpoint, config.model, request.seed)?;
-    let mut rng = stream_rng(request.seed, 1);
-    let (z, labels, columns) = if per_class_rows {
-        let columns = n / NUM_CLASSES;
-        let noise = Tensor::randn(&[columns, model.noise_dim()], 0.0, 1.0, &mut rng)?;
-        let (z, labels) = class_rows(&noise)?;
-        (z, labels, columns)
+    /// The next grid, of `n` samples.
+    fn grid(&mut self, n: usize) -> Result<SampleGrid, RunError> {
+        let noise_dim = self.model.noise_dim();
+        let (z, labels, columns) = if self.per_class_rows {
+            let columns = n / NUM_CLASSES;
+            let noise = Tensor::randn(&[columns, noise_dim], 0.0, 1.0, &mut self.rng)?;
+            let (z, labels) = class_rows(&noise)?;
+            (z, labels, columns)
+        } else {
+            let z = Tensor::randn(&[n, noise_dim], 0.0, 1.0, &mut self.rng)?;
+            // Unconditional models ignore the labels.
+            let labels = vec![self.class.unwrap_or(0); n];
+            (z, labels, (n as f64).sqrt().ceil() as usize)
+        };
+        let images = no_grad(|| self.model.generate(&z, &labels))?;
+        Ok(SampleGrid {
+            image: grid::image_grid(&images, columns, self.model.batch_options().range)?,
+            count: n,
+            legend: self.per_class_rows.then(|| class_legend(self.dataset)),
+            checkpoint: self.checkpoint.clone(),
+            generator: self.generator,
+        })
+    }
+}
+
+/// A grid of samples from the generator saved at `path`, as `request` asks.
+pub fn sample_grid(path: &Path, request: SampleRequest) -> Result<SampleGrid, RunError> {
+    let mut sampler = Sampler::new(path, request, true)?;
+    let n = sampler.n;
+    sampler.grid(n)
+}
+
+/// The samples `request` asks for as grids of at most [`GRID_MAX`] (a
+/// conditional model's grid of every class: at most 1020, a multiple of
+/// 10). The first grid is [`sample_grid`]'s when the request fits in one.
+pub fn sample_grids(path: &Path, request: SampleRequest) -> Result<Vec<SampleGrid>, RunError> {
+    let mut sampler = Sampler::new(path, request, true)?;
+    let per_grid = if sampler.per_class_rows {
+        GRID_MAX / NUM_CLASSES * NUM_CLASSES
     } else {
-        let z = Tensor::randn(&[n, model.noise_dim()], 0.0, 1.0, &mut rng)?;
-        // Unconditional models ignore the labels.
-        let labels = vec![request.class.unwrap_or(0); n];
-        (z, labels, (n as f64).sqrt().ceil() as usize)
+        GRID_MAX
     };
-    let images = no_grad(|| model.generate(&z, &labels))?;
-    Ok(SampleGrid {
-        image: grid::image_grid(&images, columns, model.batch_options().range)?,
-        count: n,
-        legend: per_class_rows.then(|| class_legend(config.dataset)),
-        checkpoint,
-        generator,
+    let n = sampler.n;
+    (0..n)
+        .step_by(per_grid)
+        .map(|start| sampler.grid((n - start).min(per_grid)))
+        .collect()
+}
+
+/// Samples as one array, for other tools (`gan-mnist sample --out x.npy`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleArray {
+    /// The pixel values, row-major.
+    pub values: Vec<f32>,
+    /// `[n, 1, H, W]`.
+    pub shape: [usize; 4],
+    /// The model's pixel range: `[-1, 1]` for a tanh generator (every model
+    /// but `tutorial`), `[0, 1]` for a sigmoid one.
+    pub range: PixelRange,
+}
+
+/// The samples `request` asks for as one array `[n, 1, H, W]`, drawn 500 at
+/// a time (so any count fits in memory as it is generated). A conditional
+/// model without a class draws sample `i` as class `i mod 10`.
+pub fn sample_array(path: &Path, request: SampleRequest) -> Result<SampleArray, RunError> {
+    const CHUNK: usize = 500;
+    let mut sampler = Sampler::new(path, request, false)?;
+    let noise_dim = sampler.model.noise_dim();
+    let mut values = Vec::new();
+    let mut image_shape = [1, 0, 0];
+    for start in (0..sampler.n).step_by(CHUNK) {
+        let count = (sampler.n - start).min(CHUNK);
+        let z = Tensor::randn(&[count, noise_dim], 0.0, 1.0, &mut sampler.rng)?;
+        let labels: Vec<usize> = (start..start + count)
+            .map(|i| sampler.class.unwrap_or(i % NUM_CLASSES))
+            .collect();
+        let images = no_grad(|| sampler.model.generate(&z, &labels))?;
+        let shape = images.shape();
+        image_shape = [shape[1], shape[2], shape[3]];
+        values.extend(images.to_vec());
+    }
+    let [c, h, w] = image_shape;
+    Ok(SampleArray {
+        values,
+        shape: [sampler.n, c, h, w],
+        range: sampler.model.batch_options().range,
     })
 }

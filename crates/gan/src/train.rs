@@ -26,6 +26,7 @@ use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::ema::{Ema, GeneratorKind};
 use crate::models::{GanModel, ModelKind, RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
+use crate::r1::R1;
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -68,6 +69,16 @@ pub struct TrainConfig {
     /// this decay, and draw samples from it (`ema.rs`).
     #[serde(default)]
     pub ema: Option<f64>,
+    /// The R1 penalty on the discriminator's gradient at real images
+    /// (`r1.rs`), if any. It is added to the loss D minimises; the logged
+    /// `loss_d` is the objective's loss without it. (Absent from the
+    /// `config.json` of older runs: none.)
+    #[serde(default)]
+    pub r1: Option<R1>,
+    /// Spectral normalisation of every Linear and Conv2d layer of the
+    /// discriminator (`nn::SpectralNorm`). (Absent from older runs: off.)
+    #[serde(default)]
+    pub spectral_norm: bool,
 }
 
 impl TrainConfig {
@@ -95,6 +106,8 @@ impl TrainConfig {
             loss,
             seed: 0,
             log_every: 50,
+            r1: None,
+            spectral_norm: false,
             ema: None,
         };
         match model {
@@ -144,6 +157,9 @@ impl TrainConfig {
         }
         if let Some(decay) = self.ema {
             crate::ema::check_decay(decay).or_else(bad)?;
+        }
+        if let Some(r1) = &self.r1 {
+            r1.validate().or_else(bad)?;
         }
         Ok(())
     }
@@ -381,6 +397,9 @@ pub mod streams {
     /// The noise that re-estimates the averaged generator's BatchNorm
     /// statistics (`ema.rs`).
     pub const EMA_STATISTICS: u64 = 4;
+    /// The initial vectors of spectral normalisation's power iteration
+    /// (a stream of its own, so the weights are the same with it or without).
+    pub const SPECTRAL_NORM: u64 = 5;
 }
 
 /// A ChaCha8 generator for stream `stream` of run seed `seed` (see [`streams`]).
@@ -394,9 +413,21 @@ impl Trainer {
     /// A fresh run: weights drawn from the seed, optimizers at step 0.
     pub fn new(config: TrainConfig, data: ImageSet) -> Result<Self> {
         config.validate(data.len())?;
-        let model = config
+        let mut model = config
             .model
             .build(&mut stream_rng(config.seed, streams::WEIGHTS))?;
+        if config.spectral_norm {
+            let rng = &mut stream_rng(config.seed, streams::SPECTRAL_NORM);
+            if model.spectral_normalise_discriminator(rng) == 0 {
+                return Err(TensorError::argument(
+                    "spectral norm",
+                    format!(
+                        "{}'s discriminator has no Linear or Conv2d layer to normalise",
+                        config.model
+                    ),
+                ));
+            }
+        }
         let (opt_g, opt_d) = adam_pair(model.as_ref(), (config.lr_g, config.lr_d), config.betas);
         let objective = config.loss.objective(config.label_smoothing);
         let mut data_rng = stream_rng(config.seed, streams::DATA);
@@ -440,15 +471,18 @@ impl Trainer {
     /// non-finite value): the weights then hold the last good values.
     pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
         let mut last_d = None;
-        for _ in 0..self.config.d_steps {
+        for i in 0..self.config.d_steps {
             // Discriminator: real batch labelled real, fake batch labelled fake.
             let (real, labels) = self.next_real_batch()?;
             let z = self.noise(real.shape()[0])?;
+            // Counted over the run, so a resumed run keeps R1's schedule.
+            let update = self.step * self.config.d_steps as u64 + i as u64;
             let d = discriminator_update(
                 self.model.as_ref(),
                 self.objective.as_ref(),
                 &mut self.opt_d,
                 (&real, &z, &labels),
+                self.config.r1.and_then(|r1| r1.weight_at(update)),
                 &mut self.noise_rng,
             )?;
             last_d = Some(d);
@@ -570,15 +604,18 @@ impl Trainer {
 
 /// One discriminator update of Algorithm 1: `fake = G(z)` without a graph
 /// (this update must not move G), the objective's loss on `real` against
-/// `fake`, and one step of `opt_d` on its gradient, taken only if every
+/// `fake`, plus `r1_weight ·` the R1 penalty on `real` if given (see
+/// `r1.rs`), and one step of `opt_d` on its gradient, taken only if every
 /// gradient is finite. `batch` is
 /// `(real, z, labels)`; `rng` serves objectives that draw random numbers.
+/// The returned loss is the objective's, without the penalty.
 /// [`Trainer::step`] and the 2-D toy GANs (`examples/gan-toy`) share it.
 pub fn discriminator_update(
     model: &dyn GanModel,
     objective: &dyn Objective,
     opt_d: &mut dyn Optimizer,
     batch: (&Tensor, &Tensor, &[usize]),
+    r1_weight: Option<f64>,
     rng: &mut dyn RngCore,
 ) -> std::result::Result<DiscriminatorLoss, StepError> {
     let (real, z, labels) = batch;
@@ -586,7 +623,10 @@ pub fn discriminator_update(
     let fake = no_grad(|| model.generate(z, labels))?;
     opt_d.zero_grad();
     let d = objective.discriminator_loss(model, real, &fake, labels, rng)?;
-    d.loss.backward()?;
+    match r1_weight {
+        Some(weight) => d.loss.add(&R1::term(model, real, labels, weight)?)?.backward()?,
+        None => d.loss.backward()?,
+    }
     check_gradients("discriminator", opt_d.parameters())?;
     opt_d.step()?;
     Ok(d)

@@ -31,14 +31,16 @@
 //! ```
 //!
 //! a mixed second derivative of the critic. So `g` is computed with
-//! [`BackwardOptions::create_graph`]: the backward pass records its own
-//! operations, and `g` is a differentiable function of `θ` that the ordinary
-//! `loss.backward()` later differentiates again.
+//! [`tensor::BackwardOptions::create_graph`]: the backward pass records its
+//! own operations, and `g` is a differentiable function of `θ` that the
+//! ordinary `loss.backward()` later differentiates again. That part is
+//! shared with the R1 penalty (`r1.rs`).
 
 use crate::models::GanModel;
 use crate::objective::{DiscriminatorLoss, Objective};
+use crate::r1::squared_input_gradient_norms;
 use rand::RngCore;
-use tensor::{BackwardOptions, Element, Result, Tensor, TensorError, grad};
+use tensor::{Element, Result, Tensor, TensorError};
 
 /// The paper's weight of the gradient penalty.
 pub const LAMBDA: f64 = 10.0;
@@ -87,26 +89,13 @@ pub fn gradient_penalty<T: Element>(
     let mut eps_shape = vec![1; shape.len()];
     eps_shape[0] = batch;
     let eps = eps.detach().reshape(&eps_shape)?;
-    // x̂ = fake + ε·(real − fake), a fresh leaf: the penalty is taken at x̂,
-    // and no gradient flows into the batches it was drawn from.
+    // x̂ = fake + ε·(real − fake), taken as a constant: the penalty is
+    // taken at x̂, and no gradient flows into the batches it was drawn from.
     let (real, fake) = (real.detach(), fake.detach());
-    let x_hat = fake
-        .add(&eps.mul(&real.sub(&fake)?)?)?
-        .detach()
-        .with_requires_grad();
-    // Σ_i D(x̂_i) has gradient ∇ₓD(x̂_i) in row i, since each score depends
-    // on its own sample only. create_graph: the gradient stays a function
-    // of the critic's parameters (∂g/∂θ is needed, see the module docs).
-    let scores = critic(&x_hat)?;
-    let gradient = grad(&[scores.sum()], &[x_hat], None, BackwardOptions::create_graph())?
-        .pop()
-        .expect("grad returns one gradient per input");
-    let axes: Vec<usize> = (1..shape.len()).collect();
+    let x_hat = fake.add(&eps.mul(&real.sub(&fake)?)?)?;
     // ‖g_i‖ = √(Σ g_i² + δ): δ = 1e-12 keeps the derivative 1/(2‖g_i‖)
     // finite for a critic that is flat at x̂_i, and moves no realistic norm.
-    let norms = gradient
-        .square()
-        .sum_axes(&axes, false)?
+    let norms = squared_input_gradient_norms(critic, &x_hat)?
         .add_scalar(T::from_f64(1e-12))
         .sqrt();
     Ok(norms.sub_scalar(T::from_f64(1.0)).square().mean())

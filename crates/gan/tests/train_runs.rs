@@ -177,6 +177,12 @@ fn resume_config_matches_uninterrupted(config: TrainConfig, k: u64) {
         epochs: 100,
         ..config
     };
+    // Folders named after everything the tests vary, as they run in parallel.
+    let model = format!(
+        "{model}{}{}",
+        if config.r1.is_some() { "-r1" } else { "" },
+        if config.spectral_norm { "-sn" } else { "" }
+    );
     let straight = scratch(&format!("resume-{model}-straight"));
     run::start(config.clone(), data(), &straight, &RunOptions::default()).unwrap();
 
@@ -219,6 +225,19 @@ fn wgan_gp_resumes_bit_for_bit() {
         ..short_config(ModelKind::WganGp, 5, 11)
     };
     resume_config_matches_uninterrupted(config, 2);
+}
+
+/// Lazy R1 (every 2nd update) and spectral normalisation: the resumed run
+/// keeps R1's schedule (stopped after an odd number of updates) and the
+/// power iteration's vectors, which the checkpoint saves with the weights.
+#[test]
+fn dcgan_with_r1_and_spectral_norm_resumes_bit_for_bit() {
+    let config = TrainConfig {
+        r1: Some(gan::r1::R1 { gamma: 1.0, every: 2 }),
+        spectral_norm: true,
+        ..short_config(ModelKind::Dcgan, 6, 11)
+    };
+    resume_config_matches_uninterrupted(config, 3);
 }
 
 #[test]

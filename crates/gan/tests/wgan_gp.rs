@@ -2,53 +2,24 @@
 //! critic) against finite differences, and the critic's Wasserstein estimate
 //! falling during a short real run on MNIST.
 
+mod critic_common;
 mod data_common;
 
+use critic_common::{check_penalty_gradient, randn, tiny_critic};
 use gan::data::{self, Dataset, Downloader, Split};
 use gan::models::ModelKind;
 use gan::train::{TrainConfig, Trainer};
 use gan::wasserstein::gradient_penalty;
-use rand::SeedableRng;
 use std::time::Instant;
 use tensor::Tensor;
-use tensor::gradcheck::{GradcheckMode, GradcheckOptions, gradcheck};
-use tensor::kernels::im2col::Conv2dParams;
-
-fn randn(shape: &[usize], seed: u64) -> Tensor<f64> {
-    Tensor::randn(shape, 0.0, 1.0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed)).unwrap()
-}
-
-/// A tiny critic shaped like the real one: conv (2 channels, 3×3, stride 2,
-/// padding 1) → LeakyReLU(0.2) → flatten → linear → score, on 1×5×5 images.
-/// `weights` = [conv weight [2, 1, 3, 3], conv bias [2], linear weight [18, 1]].
-fn tiny_critic(x: &Tensor<f64>, weights: &[Tensor<f64>]) -> tensor::Result<Tensor<f64>> {
-    let h = x
-        .conv2d(&weights[0], Some(&weights[1]), Conv2dParams::new(2, 1))?
-        .leaky_relu(0.2);
-    let batch = h.shape()[0];
-    h.reshape(&[batch, 18])?.matmul(&weights[2])
-}
 
 #[test]
 fn the_penalty_gradient_matches_finite_differences() {
-    let weights = vec![
-        randn(&[2, 1, 3, 3], 1).with_requires_grad(),
-        randn(&[2], 2).with_requires_grad(),
-        randn(&[18, 1], 3).mul_scalar(0.5).with_requires_grad(),
-    ];
     let real = randn(&[3, 1, 5, 5], 4);
     let fake = randn(&[3, 1, 5, 5], 5);
     let eps = Tensor::from_vec(vec![0.2, 0.55, 0.9], &[3]).unwrap();
     let penalty = |ws: &[Tensor<f64>]| gradient_penalty(|x| tiny_critic(x, ws), &real, &fake, &eps);
-    // The penalty is far from 0 here, so the check is not of a flat function.
-    let value = penalty(&weights).unwrap().item().unwrap();
-    assert!(value > 0.1, "penalty {value}");
-    let options = GradcheckOptions {
-        mode: GradcheckMode::Full,
-        ..GradcheckOptions::default()
-    };
-    let report = gradcheck(penalty, &weights, &options).unwrap();
-    assert_eq!(report.compared, 18 + 2 + 18);
+    check_penalty_gradient(penalty);
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! * [`module`]: the [`Module`] trait (forward, dotted parameter names,
 //!   train/eval) and [`Sequential`].
 //! * `layers/`: [`Linear`], [`Conv2d`], [`ConvTranspose2d`], [`BatchNorm1d`],
-//!   [`BatchNorm2d`], [`Dropout`], [`Embedding`], [`Flatten`], [`Reshape`] and
-//!   the activations.
+//!   [`BatchNorm2d`], [`Dropout`], [`Embedding`], [`Flatten`], [`Reshape`],
+//!   the activations, and the [`SpectralNorm`] wrapper of Linear and Conv2d.
 //! * [`init`]: PyTorch's default, Xavier, Kaiming and DCGAN initialisation.
 //! * [`loss`]: binary cross-entropy (on probabilities and on logits), MSE,
 //!   hinge, cross-entropy.
@@ -23,7 +23,7 @@ pub mod optim;
 
 pub use layers::{
     BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding, Flatten, LeakyReLU, Linear, ReLU,
-    Reshape, Sigmoid, Tanh,
+    Reshape, Sigmoid, SpectralNorm, Tanh, WeightedLayer,
 };
 pub use module::{Module, Sequential, State};
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

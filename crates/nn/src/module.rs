@@ -5,6 +5,7 @@
 //! `net` is `net.2.weight`. Checkpoints and optimizers key everything by these
 //! names, which is what lets PyTorch load our weights with its own names.
 
+use rand::RngCore;
 use std::sync::atomic::AtomicU64;
 use tensor::{Element, Result, Tensor};
 
@@ -73,6 +74,23 @@ pub trait Module<T: Element = f32>: Send + Sync {
     /// Evaluation mode ([`set_training(false)`](Self::set_training)).
     fn eval(&mut self) {
         self.set_training(false);
+    }
+
+    /// This layer wrapped in [`SpectralNorm`](crate::SpectralNorm), sharing
+    /// its parameter tensors, with the initial `u`, `v` drawn from `rng`:
+    /// for `Linear` and `Conv2d`. Other modules keep the default, `None`.
+    fn spectral_normalised(&self, rng: &mut dyn RngCore) -> Option<Box<dyn Module<T>>> {
+        let _ = rng;
+        None
+    }
+
+    /// Replaces every child layer that has a
+    /// [`spectral_normalised`](Self::spectral_normalised) form by that form,
+    /// recursively, and returns how many were replaced. Containers pass it
+    /// on; a layer on its own replaces nothing.
+    fn spectral_normalise_children(&mut self, rng: &mut dyn RngCore) -> usize {
+        let _ = rng;
+        0
     }
 }
 
@@ -167,5 +185,19 @@ impl<T: Element> Module<T> for Sequential<T> {
         for layer in &mut self.layers {
             layer.set_training(training);
         }
+    }
+
+    fn spectral_normalise_children(&mut self, rng: &mut dyn RngCore) -> usize {
+        let mut replaced = 0;
+        for layer in &mut self.layers {
+            match layer.spectral_normalised(rng) {
+                Some(wrapped) => {
+                    *layer = wrapped;
+                    replaced += 1;
+                }
+                None => replaced += layer.spectral_normalise_children(rng),
+            }
+        }
+        replaced
     }
 }

@@ -237,6 +237,40 @@ pub struct TrainArgs {
     /// dcgan-global].
     #[arg(long, value_name = "DECAY")]
     pub ema: Option<f64>,
+    /// The discriminator's regularisers (R1, spectral norm).
+    #[command(flatten)]
+    pub penalties: PenaltyArgs,
+}
+
+/// Regularisers of the discriminator, for every model and loss.
+#[derive(Debug, Args)]
+pub struct PenaltyArgs {
+    /// Add the R1 penalty γ/2·E‖∇ₓD(x)‖² on real images to D's loss
+    /// (Mescheder et al., 2018): D stays smooth where the data is.
+    #[arg(long, value_name = "GAMMA")]
+    pub r1: Option<f64>,
+    /// Apply R1 on every K-th discriminator update only, scaled by K (lazy
+    /// regularisation, as in StyleGAN2).
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "r1")]
+    pub r1_every: u64,
+    /// Spectral normalisation of every Linear and Conv2d layer of the
+    /// discriminator (Miyato et al., 2018).
+    #[arg(long)]
+    pub spectral_norm: bool,
+}
+
+impl PenaltyArgs {
+    /// `config` with these regularisers.
+    pub fn apply(&self, config: TrainConfig) -> TrainConfig {
+        TrainConfig {
+            r1: self.r1.map(|gamma| gan::r1::R1 {
+                gamma,
+                every: self.r1_every,
+            }),
+            spectral_norm: self.spectral_norm,
+            ..config
+        }
+    }
 }
 
 /// `gan-mnist sample`.
@@ -246,8 +280,9 @@ pub struct SampleArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// How many samples [default: 64; for a conditional model without
-    /// --digit, 80: one row of 8 per class (then a multiple of 10)].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// --digit, 80: one row of 8 per class (then a multiple of 10)]. More
+    /// than one grid holds (1024) makes several PNG files, or one .npy.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub n: Option<u64>,
     /// Draw only this digit (or Fashion-MNIST class, 0–9); conditional models only.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=9))]
@@ -260,7 +295,10 @@ pub struct SampleArgs {
     #[arg(long, default_value = "latest")]
     pub which: Which,
     /// The PNG to write (and, for a grid of one row per class, the legend
-    /// beside it with the extension .txt).
+    /// beside it with the extension .txt; several grids: x-1.png, x-2.png,
+    /// …). A name ending in .npy writes every sample as one float32 NumPy
+    /// array [n, 1, H, W] in the model's pixel range ([-1, 1]; [0, 1] for
+    /// tutorial), a conditional model's sample i of class i mod 10.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -276,6 +314,9 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Time the step with these regularisers of the discriminator.
+    #[command(flatten)]
+    pub penalties: PenaltyArgs,
 }
 
 impl TrainArgs {
@@ -308,6 +349,7 @@ impl TrainArgs {
             ema: self
                 .ema
                 .map_or(defaults.ema, |decay| (decay != 0.0).then_some(decay)),
+            ..self.penalties.apply(defaults)
         };
         // The dataset size is checked again once it is loaded.
         config.validate(usize::MAX).map_err(|e| e.to_string())?;

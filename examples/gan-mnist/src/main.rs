@@ -6,6 +6,8 @@
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
 //! gan-mnist sample --checkpoint runs/dcgan-global --which best --out best.png
+//! gan-mnist sample --checkpoint runs/dcgan --n 10000 --out x.npy   all samples as one NumPy array
+//! gan-mnist train --r1 10 --spectral-norm     regularise the discriminator
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
@@ -19,11 +21,12 @@ mod commands;
 use clap::Parser;
 use cli::{BenchArgs, ClassifierCommand, Cli, Command, SampleArgs, TrainArgs};
 use gan::bench::{self, BenchPlan};
-use gan::data::{self, Split};
+use gan::data::{self, PixelRange, Split};
 use gan::models::ModelKind;
 use gan::objective::LossKind;
 use gan::run::{self, RunOptions};
 use gan::sample::SampleRequest;
+use gan::train::TrainConfig;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,18 +228,45 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
         class: args.digit.map(|d| d as usize),
         which: args.which,
     };
-    let grid = gan::sample::sample_grid(&args.checkpoint, request).map_err(|e| e.to_string())?;
-    gan::grid::write_png(&grid.image, &args.out).map_err(|e| e.to_string())?;
-    println!(
-        "gan-mnist: {} samples from the {} generator of {} → {}",
-        grid.count,
-        grid.generator,
-        grid.checkpoint.display(),
-        args.out.display()
-    );
-    if let Some(legend) = grid.legend {
+    if args.out.extension().is_some_and(|e| e == "npy") {
+        let samples = gan::sample::sample_array(&args.checkpoint, request).map_err(|e| e.to_string())?;
+        gan::npy::write_npy(&args.out, &samples.values, &samples.shape)?;
+        let (low, high) = match samples.range {
+            PixelRange::Symmetric => (-1, 1),
+            PixelRange::Unit => (0, 1),
+        };
+        println!(
+            "gan-mnist: {} samples → {} (float32 {:?}, values in [{low}, {high}])",
+            samples.shape[0],
+            args.out.display(),
+            samples.shape
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let grids = gan::sample::sample_grids(&args.checkpoint, request).map_err(|e| e.to_string())?;
+    let numbered = |i: usize| {
+        let stem = args.out.file_stem().unwrap_or_default().to_string_lossy();
+        let ext = args.out.extension().unwrap_or_default().to_string_lossy();
+        args.out.with_file_name(format!("{stem}-{}.{ext}", i + 1))
+    };
+    for (i, grid) in grids.iter().enumerate() {
+        let out = if grids.len() == 1 {
+            args.out.clone()
+        } else {
+            numbered(i)
+        };
+        gan::grid::write_png(&grid.image, &out).map_err(|e| e.to_string())?;
+        println!(
+            "gan-mnist: {} samples from the {} generator of {} → {}",
+            grid.count,
+            grid.generator,
+            grid.checkpoint.display(),
+            out.display()
+        );
+    }
+    if let Some(legend) = grids.first().and_then(|g| g.legend.as_ref()) {
         let legend_path = args.out.with_extension("txt");
-        std::fs::write(&legend_path, &legend).map_err(|e| format!("{}: {e}", legend_path.display()))?;
+        std::fs::write(&legend_path, legend).map_err(|e| format!("{}: {e}", legend_path.display()))?;
         print!("{legend}");
         println!("legend:     {}", legend_path.display());
     }
@@ -249,7 +279,8 @@ fn bench(args: BenchArgs) -> Result<ExitCode, String> {
         name => vec![name.parse::<ModelKind>()?],
     };
     for model in models {
-        let report = bench::run(model, BenchPlan::for_model(model)).map_err(|e| e.to_string())?;
+        let config = args.penalties.apply(TrainConfig::new(model));
+        let report = bench::run_config(config, BenchPlan::for_model(model)).map_err(|e| e.to_string())?;
         println!("{}", serde_json::to_string(&report).expect("a report serialises"));
     }
     Ok(ExitCode::SUCCESS)

@@ -161,6 +161,7 @@ impl ToyTrainer {
                 self.objective.as_ref(),
                 &mut self.opt_d,
                 (&real, &z, &[]),
+                None, // no R1 penalty in the toy GANs
                 &mut self.noise_rng,
             )?);
         }

@@ -27,7 +27,7 @@ use super::mlp::push_leaky_mlp;
 use super::{GanModel, dcgan};
 use crate::data::BatchOptions;
 use nn::{Embedding, Flatten, Module, Reshape, Sequential, State, Tanh, module::visit_child};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use tensor::{Result, Tensor, TensorError};
 
 /// The number of classes of MNIST and Fashion-MNIST.
@@ -116,6 +116,10 @@ impl Module for LabelJoined {
         self.features.set_training(training);
         self.head.set_training(training);
     }
+    /// The layers of `features` and `head`; the label table is left as is.
+    fn spectral_normalise_children(&mut self, rng: &mut dyn RngCore) -> usize {
+        self.features.spectral_normalise_children(rng) + self.head.spectral_normalise_children(rng)
+    }
 }
 
 /// A class-conditional generator and discriminator.
@@ -157,6 +161,9 @@ impl GanModel for ConditionalGan {
     fn set_training(&mut self, training: bool) {
         self.generator.set_training(training);
         self.discriminator.set_training(training);
+    }
+    fn spectral_normalise_discriminator(&mut self, rng: &mut dyn RngCore) -> usize {
+        self.discriminator.spectral_normalise_children(rng)
     }
 }
 

@@ -26,7 +26,7 @@ pub use tutorial::tutorial;
 
 use crate::data::BatchOptions;
 use nn::{Module, Sequential};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use std::fmt;
 use std::str::FromStr;
 use tensor::{Result, Tensor};
@@ -59,6 +59,15 @@ pub trait GanModel: Send + Sync {
 
     /// Switches both networks between training and evaluation mode.
     fn set_training(&mut self, training: bool);
+
+    /// Wraps every Linear and Conv2d layer of the discriminator in
+    /// `nn::SpectralNorm` (`--spectral-norm`), its vectors drawn from `rng`;
+    /// returns how many. A model that does not support it keeps the
+    /// default, which wraps none.
+    fn spectral_normalise_discriminator(&mut self, rng: &mut dyn RngCore) -> usize {
+        let _ = rng;
+        0
+    }
 }
 
 /// A model made of two `Sequential` networks: the unconditional case.
@@ -122,6 +131,9 @@ impl GanModel for SequentialGan {
     fn set_training(&mut self, training: bool) {
         self.generator.set_training(training);
         self.discriminator.set_training(training);
+    }
+    fn spectral_normalise_discriminator(&mut self, rng: &mut dyn RngCore) -> usize {
+        self.discriminator.spectral_normalise_children(rng)
     }
 }
 

@@ -106,6 +106,10 @@ impl<T: Element> Module<T> for Conv2d<T> {
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {
         visit_weight_and_bias(&self.weight, self.bias.as_ref(), visitor);
     }
+
+    fn spectral_normalised(&self, rng: &mut dyn rand::RngCore) -> Option<Box<dyn Module<T>>> {
+        super::spectral_norm::wrap_shared(self, rng)
+    }
 }
 
 impl<T: Element> Module<T> for ConvTranspose2d<T> {

@@ -72,4 +72,8 @@ impl<T: Element> Module<T> for Linear<T> {
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {
         visit_weight_and_bias(&self.weight, self.bias.as_ref(), visitor);
     }
+
+    fn spectral_normalised(&self, rng: &mut dyn rand::RngCore) -> Option<Box<dyn Module<T>>> {
+        super::spectral_norm::wrap_shared(self, rng)
+    }
 }

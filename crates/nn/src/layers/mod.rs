@@ -7,6 +7,7 @@ mod dropout;
 mod embedding;
 mod linear;
 mod reshape;
+mod spectral_norm;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use batch_norm::{BatchNorm1d, BatchNorm2d};
@@ -15,3 +16,4 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use reshape::{Flatten, Reshape};
+pub use spectral_norm::{SpectralNorm, WeightedLayer};
