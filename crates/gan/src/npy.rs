@@ -21,8 +21,8 @@ use std::path::Path;
 /// ```
 /// let bytes = gan::npy::npy_bytes(&[1.0, -0.5], &[2, 1])?;
 /// assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
-/// assert_eq!(bytes.len(), 64 + 8); // the padded header, then 2 × 4 bytes
-/// assert_eq!(&bytes[64..68], &1.0f32.to_le_bytes());
+/// assert_eq!(bytes.len(), 128 + 8); // the padded header, then 2 × 4 bytes
+/// assert_eq!(&bytes[128..132], &1.0f32.to_le_bytes());
 /// # Ok::<(), String>(())
 /// ```
 pub fn npy_bytes(values: &[f32], shape: &[usize]) -> Result<Vec<u8>, String> {
