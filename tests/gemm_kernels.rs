@@ -9,7 +9,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tensor::kernels::gemm::{GemmPath, sgemm_on};
+use tensor::kernels::gemm::{GemmPath, sgemm_on, sgemm_row_major};
 
 const PATHS: [GemmPath; 3] = [GemmPath::Portable, GemmPath::Avx2, GemmPath::Avx512];
 
@@ -260,26 +260,7 @@ fn every_path_is_deterministic() {
     for path in available_paths() {
         let run = || {
             let mut c = vec![0.0_f32; m * n];
-            // SAFETY: row-major buffers of the right sizes.
-            unsafe {
-                sgemm_on(
-                    path,
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.as_ptr(),
-                    k as isize,
-                    1,
-                    b.as_ptr(),
-                    n as isize,
-                    1,
-                    0.0,
-                    c.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
+            sgemm_row_major(path, (m, k, n), &a, &b, &mut c);
             c
         };
         let first = run();

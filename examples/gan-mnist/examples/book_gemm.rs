@@ -39,7 +39,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::error::Error;
 use std::hint::black_box;
-use tensor::kernels::gemm::{GemmPath, sgemm_on};
+use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
 
 /// The square sizes of the figure.
 const SIZES: [usize; 7] = [16, 32, 64, 128, 256, 512, 1024];
@@ -139,28 +139,7 @@ fn triple_loop_ipj(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [
 
 /// `c = a·b`, row-major, on one of the engine's gemm paths.
 fn engine(path: GemmPath, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the three buffers hold row-major m×k, k×n and m×n matrices
-    // (checked above) and `c` is a separate buffer.
-    unsafe {
-        sgemm_on(
-            path,
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    sgemm_row_major(path, (m, k, n), a, b, c);
 }
 
 /// One way of multiplying, as the table and the figure name it.

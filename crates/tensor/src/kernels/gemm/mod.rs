@@ -460,6 +460,58 @@ pub unsafe fn sgemm(
     }
 }
 
+/// `c = a·b` for row-major f32 slices on a chosen path: `a` is `m × k`, `b`
+/// is `k × n`, `c` is `m × n`. The safe front of [`sgemm_on`] for tests,
+/// benchmarks and the book's figures, which compare the paths on plain
+/// matrices.
+///
+/// ```
+/// use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
+/// let (a, b) = ([1.0_f32, 2.0, 3.0, 4.0], [1.0_f32, 1.0]); // 2×2 and 2×1
+/// let mut c = [0.0_f32; 2];
+/// sgemm_row_major(GemmPath::best_available(), (2, 2, 1), &a, &b, &mut c);
+/// assert_eq!(c, [3.0, 7.0]);
+/// ```
+///
+/// # Panics
+/// If a slice is shorter than its matrix.
+pub fn sgemm_row_major(
+    path: GemmPath,
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "sgemm_row_major: slices of {}, {} and {} floats for a {m}×{k} by {k}×{n} product",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    // SAFETY: the slices hold the three row-major matrices (checked above),
+    // and `c`, borrowed mutably, overlaps neither of the others.
+    unsafe {
+        sgemm_on(
+            path,
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
 /// [`sgemm`] on a chosen path, so that tests and benchmarks can run every
 /// path the CPU has in one process. A path the CPU lacks is replaced by
 /// [`GemmPath::best_available`].
