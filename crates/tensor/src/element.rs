@@ -48,10 +48,16 @@ pub trait Element: NdFloat + Default + Sum + SampleUniform + 'static {
         c: *mut Self,
         c_strides: (isize, isize),
     );
+
+    /// Replaces every value by its hyperbolic tangent: the engine's
+    /// vectorised kernel for `f32` ([`kernels::tanh`](crate::kernels::tanh),
+    /// within 2 ulps), the C library's `tanh` for `f64` (the precision
+    /// gradient checks rely on).
+    fn tanh_in_place(values: &mut [Self]);
 }
 
 macro_rules! impl_element {
-    ($t:ty, $name:literal, $gemm:path) => {
+    ($t:ty, $name:literal, $gemm:path, $tanh_in_place:expr) => {
         impl Element for $t {
             const NAME: &'static str = $name;
 
@@ -100,9 +106,20 @@ macro_rules! impl_element {
                     )
                 }
             }
+
+            fn tanh_in_place(values: &mut [Self]) {
+                $tanh_in_place(values)
+            }
         }
     };
 }
 
-impl_element!(f32, "f32", crate::kernels::gemm::sgemm);
-impl_element!(f64, "f64", matrixmultiply::dgemm);
+impl_element!(
+    f32,
+    "f32",
+    crate::kernels::gemm::sgemm,
+    crate::kernels::tanh::tanh_f32
+);
+impl_element!(f64, "f64", matrixmultiply::dgemm, |values: &mut [f64]| {
+    values.iter_mut().for_each(|v| *v = v.tanh())
+});

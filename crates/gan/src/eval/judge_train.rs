@@ -24,7 +24,7 @@ pub const JUDGE_BATCH: BatchOptions = BatchOptions {
 
 /// Images per forward pass when only evaluating (no gradients are kept,
 /// so memory is only the activations of one chunk).
-pub const EVAL_CHUNK: usize = 500;
+pub const EVAL_CHUNK: usize = 100;
 
 /// The settings of a judge's training.
 #[derive(Debug, Clone, Copy, PartialEq)]
