@@ -43,6 +43,8 @@
 //! groups run one after another and each gemm is split across threads instead.
 
 use super::gemm::{gemm_into, gemm_serial};
+use super::patches::PaddedGather;
+pub use super::patches::{col2im, im2col};
 use crate::Element;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -235,165 +237,15 @@ impl ConvGeometry {
     }
 }
 
-/// Where one kernel tap reads along one axis: outputs `lo..hi` read input
-/// index `first + (o − lo)·stride`, inside the image; the other outputs fall
-/// on padding.
-#[derive(Debug, Clone, Copy)]
-struct TapRange {
-    lo: usize,
-    hi: usize,
-    first: usize,
-}
-
-/// The [`TapRange`] of every tap `k < kernel` along one axis: tap `k` of
-/// output `o` reads input `o·stride + k·dilation − padding`, which is inside
-/// `0..len` for `o` in `lo..hi`.
-fn tap_ranges(
-    out: usize,
-    len: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-) -> Vec<TapRange> {
-    (0..kernel)
-        .map(|k| {
-            let offset = (k * dilation) as isize - padding as isize;
-            // o·stride + offset ≥ 0  ⇔  o ≥ ⌈−offset / stride⌉
-            let lo = if offset >= 0 {
-                0
-            } else {
-                offset.unsigned_abs().div_ceil(stride)
-            };
-            // o·stride + offset ≤ len − 1
-            let last = len as isize - 1 - offset;
-            let hi = if last < 0 {
-                0
-            } else {
-                (last as usize / stride + 1).min(out)
-            };
-            let lo = lo.min(hi);
-            let first = if lo < hi {
-                ((lo * stride) as isize + offset) as usize
-            } else {
-                0
-            };
-            TapRange { lo, hi, first }
-        })
-        .collect()
-}
-
-/// Calls `visit(row, c, rows, cols)` once per im2col row, i.e. per kernel
-/// tap `(c, kh, kw)`, with the tap's [`TapRange`]s along both axes. Shared by
-/// [`im2col`] and [`col2im`], so that both walk exactly the same positions;
-/// the tap tables are computed once per call, so the visitors' inner loops
-/// are plain strided copies.
-fn for_each_tap(geo: &ConvGeometry, mut visit: impl FnMut(usize, usize, TapRange, TapRange)) {
-    let [h, w] = geo.in_size;
-    let [oh, ow] = geo.out_size;
-    let [kh, kw] = geo.kernel;
-    let rows = tap_ranges(oh, h, kh, geo.stride[0], geo.padding[0], geo.dilation[0]);
-    let cols = tap_ranges(ow, w, kw, geo.stride[1], geo.padding[1], geo.dilation[1]);
-    let mut row = 0;
-    for c in 0..geo.in_channels {
-        for &tr in &rows {
-            for &tc in &cols {
-                visit(row, c, tr, tc);
-                row += 1;
-            }
-        }
-    }
-}
-
-/// Sets `values` to zero (a loop: the ranges are mostly 0–2 long, too short
-/// for a call to memset).
-fn zero<T: Element>(values: &mut [T]) {
-    values.iter_mut().for_each(|v| *v = T::zero());
-}
-
-/// im2col of one sample: `cols[row·ld + j]`, for `row < C·KH·KW` and
-/// `j < OH·OW`, receives the input value that kernel tap `row` sees from
-/// output pixel `j` (0 on padding). `image` is `[C, H, W]`, row-major; `ld`
-/// is the distance between rows of `cols` (wider than `OH·OW` when several
-/// samples share the matrix).
-///
-/// # Panics
-/// If `image` or `cols` is too short for the geometry.
-pub fn im2col<T: Element>(geo: &ConvGeometry, image: &[T], cols: &mut [T], ld: usize) {
-    let [h, w] = geo.in_size;
-    let [oh, ow] = geo.out_size;
-    let [sh, sw] = geo.stride;
-    assert!(image.len() >= geo.sample_len(), "im2col: image too short");
-    assert!(
-        geo.patch_len() == 0 || cols.len() >= (geo.patch_len() - 1) * ld + geo.out_pixels(),
-        "im2col: cols too short"
-    );
-    for_each_tap(geo, |row, c, tr, tc| {
-        let dst = &mut cols[row * ld..row * ld + oh * ow];
-        let plane = &image[c * h * w..(c + 1) * h * w];
-        // Output rows whose tap falls above or below the image read padding.
-        zero(&mut dst[..tr.lo * ow]);
-        zero(&mut dst[tr.hi * ow..]);
-        for (i, out_row) in dst[tr.lo * ow..tr.hi * ow].chunks_exact_mut(ow).enumerate() {
-            zero(&mut out_row[..tc.lo]);
-            zero(&mut out_row[tc.hi..]);
-            let out_row = &mut out_row[tc.lo..tc.hi];
-            if out_row.is_empty() {
-                continue;
-            }
-            let start = (tr.first + i * sh) * w + tc.first;
-            if sw == 1 {
-                out_row.copy_from_slice(&plane[start..start + out_row.len()]);
-            } else {
-                // Indexing, not `step_by`, whose length costs a division per row.
-                let src = &plane[start..start + (out_row.len() - 1) * sw + 1];
-                out_row.iter_mut().enumerate().for_each(|(j, d)| *d = src[j * sw]);
-            }
-        }
-    });
-}
-
-/// col2im of one sample, the adjoint of [`im2col`]: adds every entry
-/// `cols[row·ld + j]` onto the input pixel that [`im2col`] would have read it
-/// from (entries on padding are dropped). `image` (`[C, H, W]`) is added to,
-/// not overwritten.
-///
-/// # Panics
-/// If `image` or `cols` is too short for the geometry.
-pub fn col2im<T: Element>(geo: &ConvGeometry, cols: &[T], ld: usize, image: &mut [T]) {
-    let [h, w] = geo.in_size;
-    let [oh, ow] = geo.out_size;
-    let [sh, sw] = geo.stride;
-    assert!(image.len() >= geo.sample_len(), "col2im: image too short");
-    assert!(
-        geo.patch_len() == 0 || cols.len() >= (geo.patch_len() - 1) * ld + geo.out_pixels(),
-        "col2im: cols too short"
-    );
-    for_each_tap(geo, |row, c, tr, tc| {
-        let src = &cols[row * ld..row * ld + oh * ow];
-        let plane = &mut image[c * h * w..(c + 1) * h * w];
-        for (i, in_row) in src[tr.lo * ow..tr.hi * ow].chunks_exact(ow).enumerate() {
-            let in_row = &in_row[tc.lo..tc.hi];
-            if in_row.is_empty() {
-                continue;
-            }
-            let start = (tr.first + i * sh) * w + tc.first;
-            let dst = &mut plane[start..start + (in_row.len() - 1) * sw + 1];
-            if sw == 1 {
-                dst.iter_mut().zip(in_row).for_each(|(d, s)| *d += *s);
-            } else {
-                in_row.iter().enumerate().for_each(|(j, s)| dst[j * sw] += *s);
-            }
-        }
-    });
-}
-
 /// Scratch space one worker reuses across groups.
 struct Scratch<T> {
     /// The group's im2col matrix `[C·KH·KW, nb·OH·OW]`.
     cols: Vec<T>,
     /// A `[O, nb·OH·OW]` matrix: the gemm's output, or `ȳ` regrouped.
     stage: Vec<T>,
+    /// The fast im2col for this geometry (`None` if the geometry's windows
+    /// do not fit its padded image; then the direct [`im2col`] runs).
+    gather: Option<PaddedGather<T>>,
 }
 
 impl<T: Element> Scratch<T> {
@@ -402,6 +254,7 @@ impl<T: Element> Scratch<T> {
         Scratch {
             cols: vec![T::zero(); geo.patch_len() * width],
             stage: vec![T::zero(); geo.out_channels * width],
+            gather: PaddedGather::new(geo),
         }
     }
 }
@@ -451,12 +304,16 @@ fn group_cols<'a, T: Element>(
     first: usize,
     nb: usize,
     cols: &'a mut [T],
+    gather: &mut Option<PaddedGather<T>>,
 ) -> ArrayView2<'a, T> {
     let (len, p) = (geo.sample_len(), geo.out_pixels());
     let cols = &mut cols[..geo.patch_len() * nb * p];
     for b in 0..nb {
         let image = &x[(first + b) * len..(first + b + 1) * len];
-        im2col(geo, image, &mut cols[b * p..], nb * p);
+        match gather {
+            Some(gather) => gather.im2col(image, &mut cols[b * p..], nb * p),
+            None => im2col(geo, image, &mut cols[b * p..], nb * p),
+        }
     }
     ArrayView2::from_shape((geo.patch_len(), nb * p), cols).expect("sized above")
 }
@@ -499,7 +356,7 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     let mut y = vec![T::zero(); geo.batch * o * p];
     for_each_group(geo, &mut y, o * p, |s, first, y, split| {
         let nb = y.len() / (o * p);
-        let cols = group_cols(geo, x, first, nb, &mut s.cols);
+        let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
         // into y, else into the stage and then out to each sample's slice.
         if nb == 1 {
@@ -588,7 +445,7 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
         for gi in part * groups / parts..(part + 1) * groups / parts {
             let first = gi * group;
             let nb = group.min(geo.batch - first);
-            let cols = group_cols(geo, x, first, nb, &mut s.cols);
+            let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
             let rows = group_rows(geo, g, first, nb, &mut s.stage);
             // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]
             gemm(!parallel, rows, cols.t(), T::one(), &mut acc);

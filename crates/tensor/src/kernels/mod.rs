@@ -5,6 +5,7 @@
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+mod patches;
 pub mod tanh;
 
 /// Below this many elements, work stays on the calling thread: handing it to
