@@ -45,11 +45,14 @@ pub(super) unsafe fn pack_a<const MR: usize>(
         if a.row_stride == 1 {
             // Column-major (a transposed view): each column of the sliver
             // is adjacent in memory already.
+            // One (masked) vector load and store per step of p: a slice
+            // copy would call `memcpy` for 32 bytes, and on the weight
+            // gradients of W1 those calls showed in `perf`.
             for (p, column) in sliver.chunks_exact_mut(MR).enumerate() {
                 // SAFETY: rows i0 .. i0 + rows of column pc + p are inside
-                // the block and adjacent.
-                let src = unsafe { std::slice::from_raw_parts(a.ptr_at(i0, pc + p), rows) };
-                column[..rows].copy_from_slice(src);
+                // the block and adjacent; `column` holds MR ≥ rows floats;
+                // AVX2 is enabled (caller's contract).
+                unsafe { copy_lanes(a.ptr_at(i0, pc + p), column.as_mut_ptr(), rows) };
             }
             done = kc;
         } else if a.col_stride == 1 {
@@ -111,12 +114,25 @@ pub(super) unsafe fn pack_b<S: Simd>(
         let sliver = &mut dst[s * kc * nr..s * kc * nr + kc * width];
         if b.col_stride == 1 {
             // Row-major: each row of the sliver is adjacent in memory.
+            // Whole vector registers, the last one loaded partially and
+            // zero-filled (no `memcpy` call per row of 48 floats).
             for (p, row) in sliver.chunks_exact_mut(width).enumerate() {
-                // SAFETY: row pc + p, columns jc + j0 .. + cols are inside
-                // the block and adjacent.
-                let src = unsafe { std::slice::from_raw_parts(b.ptr_at(pc + p, jc + j0), cols) };
-                row[..cols].copy_from_slice(src);
-                row[cols..].fill(0.0);
+                for v in (0..width).step_by(S::LANES) {
+                    let count = S::LANES.min(cols - v);
+                    // SAFETY: row pc + p, columns jc + j0 + v .. + count are
+                    // inside the block and adjacent; `row` holds `width`
+                    // floats, a multiple of LANES; the caller enabled the
+                    // instruction set of `S`.
+                    unsafe {
+                        let src = b.ptr_at(pc + p, jc + j0 + v);
+                        let lanes = if count == S::LANES {
+                            S::load(src)
+                        } else {
+                            S::load_first(src, count)
+                        };
+                        S::store(row.as_mut_ptr().add(v), lanes);
+                    }
+                }
             }
             continue;
         }
@@ -206,6 +222,39 @@ unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
             _mm256_permute2f128_ps::<0x31>(u2, u6),
             _mm256_permute2f128_ps::<0x31>(u3, u7),
         ]
+    }
+}
+
+/// Copies `count` (≤ 8) adjacent floats from `src` to `dst` with one
+/// vector load and store, masked when `count < 8`.
+///
+/// # Safety
+/// Runs inside a function with AVX enabled; `src` and `dst` are valid for
+/// `count` floats.
+#[inline(always)]
+unsafe fn copy_lanes(src: *const f32, dst: *mut f32, count: usize) {
+    // SAFETY: AVX is enabled and both pointers are valid for `count` floats
+    // (caller's contract); masked lanes are neither read nor written.
+    unsafe {
+        if count == 8 {
+            _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+        } else {
+            let mask = lane_mask(count);
+            _mm256_maskstore_ps(dst, mask, _mm256_maskload_ps(src, mask));
+        }
+    }
+}
+
+/// A mask whose first `count` (≤ 8) 32-bit lanes are all ones.
+///
+/// # Safety
+/// Runs inside a function with AVX enabled.
+#[inline(always)]
+unsafe fn lane_mask(count: usize) -> __m256i {
+    // SAFETY: AVX is enabled (caller's contract); no memory is touched.
+    unsafe {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), lane)
     }
 }
 
