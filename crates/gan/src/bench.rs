@@ -16,7 +16,7 @@ use crate::train::{TrainConfig, Trainer};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::Instant;
-use tensor::kernels::gemm::GemmPath;
+use tensor::kernels::gemm::{GemmPath, f32_flop_count};
 use tensor::{Result, TensorError};
 
 /// How long to measure.
@@ -81,6 +81,10 @@ pub struct BenchReport {
     /// of the previous one: every fresh page costs a fault and the zeroing of
     /// 4 KiB.
     pub page_faults_per_step: Option<f64>,
+    /// Matrix-product work per timed step, in GFLOP (2·m·k·n summed over
+    /// every f32 product; see `tensor::kernels::gemm::f32_flop_count`).
+    /// Divided by the core's peak rate it is a floor on the step's time.
+    pub gemm_gflop_per_step: f64,
 }
 
 /// Random MNIST-shaped training data: `count` 28×28 images.
@@ -114,6 +118,7 @@ pub fn run_config(config: TrainConfig, plan: BenchPlan) -> Result<BenchReport> {
     }
     let mut per_step = Vec::with_capacity(plan.chunks);
     let faults_before = minor_page_faults();
+    let flop_before = f32_flop_count();
     for _ in 0..plan.chunks {
         let start = Instant::now();
         for _ in 0..plan.steps_per_chunk {
@@ -122,6 +127,7 @@ pub fn run_config(config: TrainConfig, plan: BenchPlan) -> Result<BenchReport> {
         per_step.push(start.elapsed().as_secs_f64() * 1e3 / plan.steps_per_chunk as f64);
     }
     let steps = plan.chunks * plan.steps_per_chunk;
+    let gemm_gflop_per_step = (f32_flop_count() - flop_before) as f64 / 1e9 / steps as f64;
     let page_faults_per_step = faults_before
         .zip(minor_page_faults())
         .map(|(before, after)| after.saturating_sub(before) as f64 / steps as f64);
@@ -136,6 +142,7 @@ pub fn run_config(config: TrainConfig, plan: BenchPlan) -> Result<BenchReport> {
         peak_rss_mib: peak_rss_mib(),
         gemm: GemmPath::active().name().to_string(),
         page_faults_per_step,
+        gemm_gflop_per_step,
     })
 }
 

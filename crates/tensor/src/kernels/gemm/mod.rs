@@ -48,6 +48,30 @@ pub use isa::{GEMM_PATH_VAR, GemmPath};
 use crate::Element;
 use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, s};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Floating-point operations (2·m·k·n per product) of every f32 product
+/// that went through [`sgemm`] (all of the engine's f32 products do), on
+/// any thread, since the process started; see [`f32_flop_count`].
+static F32_FLOP: AtomicU64 = AtomicU64::new(0);
+
+/// The f32 matrix-product work done so far by this process, in
+/// floating-point operations (a multiply-add counts 2). The difference
+/// over a training step is the step's matrix-product work, which divided by
+/// the core's peak FLOP rate bounds how fast the step can be:
+/// `gan-mnist bench` reports it as `gemm_gflop_per_step`.
+///
+/// ```
+/// use ndarray::Array2;
+/// use tensor::kernels::gemm::{f32_flop_count, matmul};
+/// let before = f32_flop_count();
+/// let (a, b) = (Array2::<f32>::ones((4, 3)), Array2::<f32>::ones((3, 5)));
+/// let _ = matmul(a.view(), b.view());
+/// assert!(f32_flop_count() - before >= 2 * 4 * 3 * 5); // other threads may add more
+/// ```
+pub fn f32_flop_count() -> u64 {
+    F32_FLOP.load(Ordering::Relaxed)
+}
 
 /// Products with fewer multiply-adds than this stay on one thread: below it
 /// the product takes a few microseconds, about what waking a worker costs.
@@ -438,6 +462,7 @@ pub unsafe fn sgemm(
     rsc: isize,
     csc: isize,
 ) {
+    F32_FLOP.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
     // SAFETY: forwarded from the caller; the active path is available.
     unsafe {
         sgemm_on(
