@@ -49,6 +49,26 @@ fn index(attrs: &Value, key: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("attribute `{key}` is not an integer ≥ 0"))
 }
 
+/// A dimension index, which may be negative (counted from the back).
+fn dim(attrs: &Value, key: &str) -> Result<i64, String> {
+    attr(attrs, key)?
+        .as_i64()
+        .ok_or_else(|| format!("attribute `{key}` is not an integer"))
+}
+
+/// A list of dimension indices, which may be negative.
+fn dims(attrs: &Value, key: &str) -> Result<Vec<i64>, String> {
+    attr(attrs, key)?
+        .as_array()
+        .ok_or_else(|| format!("attribute `{key}` is not a list"))?
+        .iter()
+        .map(|v| {
+            v.as_i64()
+                .ok_or_else(|| format!("attribute `{key}`: {v} is not an integer"))
+        })
+        .collect()
+}
+
 fn flag(attrs: &Value, key: &str) -> Result<bool, String> {
     attr(attrs, key)?
         .as_bool()
@@ -101,9 +121,13 @@ pub fn run(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Outcome {
             engine(layer.forward(&x))
         }
         "embedding" => {
+            // Through the layer's forward, which takes the indices as a
+            // float tensor of any shape, as nn.Embedding does.
             let [weight] = take(op, inputs)?;
-            let indices = list(attrs, "indices")?;
-            engine(Embedding { weight }.lookup(&indices))
+            let indices: Vec<f64> = list(attrs, "indices")?.into_iter().map(|i| i as f64).collect();
+            let indices =
+                Tensor::from_vec(indices, &list(attrs, "index_shape")?).map_err(|e| e.to_string())?;
+            engine(Embedding { weight }.forward(&indices))
         }
         "binary_cross_entropy" | "binary_cross_entropy_with_logits" => {
             let (p, y, w) = match inputs {
@@ -178,6 +202,7 @@ fn unary(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<Tenso
         "maximum" => Some(Tensor::maximum),
         "minimum" => Some(Tensor::minimum),
         "matmul" => Some(Tensor::matmul),
+        "pow" => Some(Tensor::pow),
         _ => None,
     };
     if let Some(f) = binary {
@@ -190,6 +215,7 @@ fn unary(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<Tenso
         "rsub_scalar" => Some(Tensor::rsub_scalar),
         "mul_scalar" => Some(Tensor::mul_scalar),
         "div_scalar" => Some(Tensor::div_scalar),
+        "rdiv_scalar" => Some(Tensor::rdiv_scalar),
         _ => None,
     };
     if let Some(f) = scalar {
@@ -200,7 +226,10 @@ fn unary(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<Tenso
         op,
         "powf"
             | "leaky_relu"
+            | "softplus_with"
             | "clamp"
+            | "clamp_min"
+            | "clamp_max"
             | "softmax"
             | "log_softmax"
             | "var"
@@ -216,19 +245,24 @@ fn unary(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<Tenso
     match op {
         "powf" => Ok(Some(x.powf(number(attrs, "p")?))),
         "leaky_relu" => Ok(Some(x.leaky_relu(number(attrs, "alpha")?))),
+        "softplus_with" => Ok(Some(
+            x.softplus_with(number(attrs, "beta")?, number(attrs, "threshold")?),
+        )),
         "clamp" => engine(x.clamp(number(attrs, "min")?, number(attrs, "max")?)),
-        "softmax" => engine(x.softmax(index(attrs, "axis")?)),
-        "log_softmax" => engine(x.log_softmax(index(attrs, "axis")?)),
+        "clamp_min" => engine(x.clamp_min(number(attrs, "min")?)),
+        "clamp_max" => engine(x.clamp_max(number(attrs, "max")?)),
+        "softmax" => engine(x.softmax(dim(attrs, "axis")?)),
+        "log_softmax" => engine(x.log_softmax(dim(attrs, "axis")?)),
         "var" => engine(x.var(index(attrs, "correction")?)),
-        "sum_axes" => engine(x.sum_axes(&list(attrs, "axes")?, flag(attrs, "keepdim")?)),
-        "mean_axes" => engine(x.mean_axes(&list(attrs, "axes")?, flag(attrs, "keepdim")?)),
+        "sum_axes" => engine(x.sum_axes(&dims(attrs, "axes")?, flag(attrs, "keepdim")?)),
+        "mean_axes" => engine(x.mean_axes(&dims(attrs, "axes")?, flag(attrs, "keepdim")?)),
         "var_axes" => engine(x.var_axes(
-            &list(attrs, "axes")?,
+            &dims(attrs, "axes")?,
             flag(attrs, "keepdim")?,
             index(attrs, "correction")?,
         )),
-        "max_axis" => engine(x.max_axis(index(attrs, "axis")?, flag(attrs, "keepdim")?)),
-        _ => engine(x.min_axis(index(attrs, "axis")?, flag(attrs, "keepdim")?)),
+        "max_axis" => engine(x.max_axis(dim(attrs, "axis")?, flag(attrs, "keepdim")?)),
+        _ => engine(x.min_axis(dim(attrs, "axis")?, flag(attrs, "keepdim")?)),
     }
 }
 
@@ -238,7 +272,7 @@ fn structural(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<
     match op {
         "concat" | "stack" => {
             let refs: Vec<&Tensor<f64>> = inputs.iter().collect();
-            let axis = index(attrs, "axis")?;
+            let axis = dim(attrs, "axis")?;
             return engine(if op == "concat" {
                 Tensor::concat(&refs, axis)
             } else {
@@ -265,6 +299,7 @@ fn structural(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<
         "squeeze",
         "unsqueeze",
         "narrow",
+        "slice",
         "index_select",
         "index_add_rows",
         "pad",
@@ -279,18 +314,20 @@ fn structural(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<
         "broadcast_to" => x.broadcast_to(&list(attrs, "shape")?),
         "sum_to" => x.sum_to(&list(attrs, "shape")?),
         "reshape" => x.reshape(&list(attrs, "shape")?),
-        "permute" => x.permute(&list(attrs, "axes")?),
-        "transpose" => x.transpose(index(attrs, "a")?, index(attrs, "b")?),
+        "permute" => x.permute(&dims(attrs, "axes")?),
+        "transpose" => x.transpose(dim(attrs, "a")?, dim(attrs, "b")?),
         "t" => x.t(),
-        "flatten" => x.flatten(index(attrs, "start")?, index(attrs, "end")?),
-        "squeeze" => x.squeeze(index(attrs, "axis")?),
-        "unsqueeze" => x.unsqueeze(index(attrs, "axis")?),
-        "narrow" => x.narrow(
-            index(attrs, "axis")?,
+        "flatten" => x.flatten(dim(attrs, "start")?, dim(attrs, "end")?),
+        "squeeze" => x.squeeze(dim(attrs, "axis")?),
+        "unsqueeze" => x.unsqueeze(dim(attrs, "axis")?),
+        "narrow" => x.narrow(dim(attrs, "axis")?, index(attrs, "start")?, index(attrs, "len")?),
+        "slice" => x.slice(
+            dim(attrs, "axis")?,
             index(attrs, "start")?,
-            index(attrs, "len")?,
+            index(attrs, "end")?,
+            index(attrs, "step")?,
         ),
-        "index_select" => x.index_select(&list(attrs, "indices")?),
+        "index_select" => x.index_select(dim(attrs, "axis")?, &list(attrs, "indices")?),
         "index_add_rows" => x.index_add_rows(&list(attrs, "indices")?, index(attrs, "rows")?),
         "pad" => {
             let pairs = attr(attrs, "padding")?
@@ -365,7 +402,10 @@ fn spatial(op: &str, attrs: &Value, inputs: &[Tensor<f64>]) -> Result<Option<Ten
                 pair(attrs, "padding")?,
             );
             engine(if op == "avg_pool2d" {
-                x.avg_pool2d(kernel, stride, padding)
+                match attrs.get("count_include_pad") {
+                    None => x.avg_pool2d(kernel, stride, padding),
+                    Some(_) => x.avg_pool2d_with(kernel, stride, padding, flag(attrs, "count_include_pad")?),
+                }
             } else {
                 x.max_pool2d(kernel, stride, padding)
             })

@@ -255,7 +255,7 @@ def shapes():
     case("concat/axis1", "concat", lambda a, b, c: torch.cat([a, b, c], 1), [randn(2, 1, 3), randn(2, 2, 3), randn(2, 3, 3)], {"axis": 1})
     case("stack/axis1", "stack", lambda a, b: torch.stack([a, b], 1), [randn(2, 3), randn(2, 3)], {"axis": 1})
     case("narrow/axis1", "narrow", lambda a: a.narrow(1, 1, 2), [x], {"axis": 1, "start": 1, "len": 2})
-    case("index_select/repeats", "index_select", lambda a: a.index_select(0, torch.tensor([2, 0, 2, 1])), [randn(3, 2)], {"indices": [2, 0, 2, 1]})
+    case("index_select/repeats", "index_select", lambda a: a.index_select(0, torch.tensor([2, 0, 2, 1])), [randn(3, 2)], {"axis": 0, "indices": [2, 0, 2, 1]})
     case(
         "index_add_rows/repeats",
         "index_add_rows",
@@ -402,6 +402,116 @@ def losses():
     case("hinge_generator", "hinge_generator", lambda f: -f.mean(), [fake])
 
 
+# ----------------------------------------- PyTorch semantics (issue 16)
+
+
+def pytorch_semantics():
+    """Reverse scalar ops, one-bound clamps, softplus's beta and threshold,
+    tensor exponents, count_include_pad, strided slices, index_select on any
+    dim, torch.matmul's broadcasting and vectors, linear on (..., in),
+    embeddings of any index shape, and negative dims."""
+    x = away(2, 3, margin=0.3)
+    for c in [2.5, -0.75]:
+        case(f"rdiv_scalar/{c}", "rdiv_scalar", lambda a: c / a, [x], {"c": c})
+    x = randn(3, 4) * 1.3 + 0.013
+    case("clamp_min/0.2", "clamp_min", lambda a: torch.clamp(a, min=0.2), [x], {"min": 0.2})
+    case("clamp_max/-0.1", "clamp_max", lambda a: torch.clamp(a, max=-0.1), [x], {"max": -0.1})
+    wide = torch.tensor([-30.0, -2.5, -0.3, 0.0, 0.7, 4.0, 9.5, 10.5, 25.0, 40.0])
+    for beta, threshold in [(1.0, 20.0), (2.0, 20.0), (0.5, 5.0), (3.0, 1.0)]:
+        case(
+            f"softplus_with/beta{beta}_threshold{threshold}",
+            "softplus_with",
+            lambda a: F.softplus(a, beta, threshold),
+            [wide],
+            {"beta": beta, "threshold": threshold},
+        )
+    case("softplus/above_threshold", "softplus", F.softplus, [torch.tensor([19.5, 20.5, 25.0, 60.0])])
+    for a_shape, b_shape in [([2, 3], [2, 3]), ([2, 3], [3]), ([3, 1], [1, 4]), ([2, 3], []), ([], [4])]:
+        tag = f"{a_shape}{b_shape}".replace(" ", "")
+        case(f"pow/{tag}", "pow", torch.pow, [uniform(*a_shape, low=0.3, high=2.0), randn(*b_shape)])
+    # PyTorch's special cases at a zero base (first derivatives finite);
+    # its own second derivative there is NaN, so no HVP is compared.
+    case("pow/zero_base", "pow", torch.pow, [torch.tensor([0.0, 0.0, 0.5, 2.0]), torch.tensor([2.0, 3.0, 0.5, -1.5])], hvp=False)
+    case(
+        "pow/negative_base_integer_exponent",
+        "pow",
+        torch.pow,
+        [torch.tensor([-1.5, -0.5, 2.0]), torch.tensor([2.0, 3.0, -2.0])],
+        grad=[True, False],
+    )
+    for name, (k, s, p) in {"k3_s2_p1": (3, 2, 1), "k3_s1_p1": (3, 1, 1), "k2_s2_p1": (2, 2, 1), "k2x3_s1_p1": ((2, 3), 1, (1, 1))}.items():
+        attrs = {"kernel": pair(k), "stride": pair(s), "padding": pair(p), "count_include_pad": False}
+        case(f"avg_pool2d/exclude_pad_{name}", "avg_pool2d", lambda a: F.avg_pool2d(a, k, s, p, count_include_pad=False), [randn(2, 2, 5, 4)], attrs)
+    x = randn(2, 8, 3)
+    for axis, start, end, step in [(1, 1, 7, 2), (-2, 0, 8, 3), (1, 2, 100, 4), (0, 1, 2, 2), (-1, 0, 3, 2), (1, 7, 8, 5)]:
+        sl = [slice(None)] * 3
+        sl[axis] = slice(start, end, step)
+        case(
+            f"slice/{axis}_{start}_{end}_{step}",
+            "slice",
+            lambda a: a[tuple(sl)],
+            [x],
+            {"axis": axis, "start": start, "end": end, "step": step},
+        )
+    for axis, idx in [(1, [2, 0, 2]), (-1, [1, 1, 0]), (2, [])]:
+        case(
+            f"index_select/axis{axis}_{len(idx)}",
+            "index_select",
+            lambda a: a.index_select(axis, torch.tensor(idx, dtype=torch.long)),
+            [randn(2, 3, 2)],
+            {"axis": axis, "indices": idx},
+        )
+    for a_shape, b_shape in [
+        ([2, 3, 4], [4, 5]),
+        ([2, 1, 3, 4], [3, 4, 2]),
+        ([1, 3, 4], [2, 4, 5]),
+        ([5, 7], [7]),
+        ([7], [7, 5]),
+        ([4], [4]),
+        ([3], [2, 3, 4]),
+        ([2, 3, 4], [4]),
+        ([3, 4], [2, 4, 2]),
+    ]:
+        tag = f"{a_shape}{b_shape}".replace(" ", "")
+        case(f"matmul/broadcast_{tag}", "matmul", torch.matmul, [randn(*a_shape), randn(*b_shape)])
+    w, b = randn(5, 3), randn(5)
+    case("linear/3d_input", "linear", F.linear, [randn(2, 4, 3), w, b])
+    case("linear/1d_input", "linear", F.linear, [randn(3), w, b])
+    case("linear/4d_input_no_bias", "linear", F.linear, [randn(2, 1, 2, 3), w])
+    weight = randn(5, 3)
+    for tag, idx in {"2d": [[4, 0, 4], [1, 2, 0]], "0d": 3}.items():
+        t = torch.tensor(idx)
+        case(
+            f"embedding/{tag}",
+            "embedding",
+            lambda w: F.embedding(t, w),
+            [weight],
+            {"indices": t.reshape(-1).tolist(), "index_shape": list(t.shape)},
+        )
+    negative_dims()
+
+
+def negative_dims():
+    x = randn(2, 3, 4)
+    d = distinct(2, 3, 4)
+    case("softmax/dim-1", "softmax", lambda a: torch.softmax(a, -1), [x], {"axis": -1})
+    case("log_softmax/dim-2", "log_softmax", lambda a: torch.log_softmax(a, -2), [x], {"axis": -2})
+    case("sum_axes/dims0,-1", "sum_axes", lambda a: a.sum((0, -1)), [x], {"axes": [0, -1], "keepdim": False})
+    case("mean_axes/dim-2_keep", "mean_axes", lambda a: a.mean(-2, keepdim=True), [x], {"axes": [-2], "keepdim": True})
+    case("var_axes/dim-1", "var_axes", lambda a: a.var(-1, correction=1), [x], {"axes": [-1], "keepdim": False, "correction": 1})
+    case("max_axis/dim-1", "max_axis", lambda a: torch.amax(a, -1), [d], {"axis": -1, "keepdim": False})
+    case("min_axis/dim-3_keep", "min_axis", lambda a: torch.amin(a, -3, keepdim=True), [d], {"axis": -3, "keepdim": True})
+    case("transpose/-1_0", "transpose", lambda a: a.transpose(-1, 0), [x], {"a": -1, "b": 0})
+    case("permute/-1_0_1", "permute", lambda a: a.permute(-1, 0, 1), [x], {"axes": [-1, 0, 1]})
+    case("flatten/-2_-1", "flatten", lambda a: a.flatten(-2, -1), [x], {"start": -2, "end": -1})
+    case("squeeze/-2", "squeeze", lambda a: a.squeeze(-2), [randn(2, 1, 3)], {"axis": -2})
+    case("unsqueeze/-1", "unsqueeze", lambda a: a.unsqueeze(-1), [randn(2, 3)], {"axis": -1})
+    case("unsqueeze/-3", "unsqueeze", lambda a: a.unsqueeze(-3), [randn(2, 3)], {"axis": -3})
+    case("concat/dim-1", "concat", lambda a, b: torch.cat([a, b], -1), [randn(2, 3), randn(2, 2)], {"axis": -1})
+    case("stack/dim-1", "stack", lambda a, b: torch.stack([a, b], -1), [randn(2, 3), randn(2, 3)], {"axis": -1})
+    case("narrow/dim-1", "narrow", lambda a: a.narrow(-1, 1, 2), [x], {"axis": -1, "start": 1, "len": 2})
+
+
 # ------------------------------------------------------------------ composites
 
 
@@ -458,13 +568,14 @@ def main():
     nn_layers()
     losses()
     composites()
+    pytorch_semantics()
     names = [c["name"] for c in CASES]
     duplicates = {n for n in names if names.count(n) > 1}
     assert not duplicates, f"duplicate case names: {duplicates}"
     out_dir = pathlib.Path(__file__).resolve().parents[2] / "tests" / "torch_reference"
     out_dir.mkdir(parents=True, exist_ok=True)
     document = {"torch_version": torch.__version__, "cases": CASES}
-    text = json.dumps(document, separators=(",", ":"))
+    text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     (out_dir / "cases.json").write_text(text + "\n")
     (out_dir / "torch_version.txt").write_text(
         f"cases.json was written by tools/torch_reference/make_cases.py with torch {torch.__version__}\n"
