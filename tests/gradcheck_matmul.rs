@@ -206,12 +206,15 @@ fn matmul_is_bitwise_reproducible_for_a_fixed_thread_count() {
 
 #[test]
 fn matmul_shape_errors_name_the_op_and_both_shapes() {
-    let cases: [(&[usize], &[usize]); 5] = [
+    // Shapes torch.matmul refuses too: inner sizes that differ, batch
+    // dimensions that do not broadcast, a 0-d operand.
+    let cases: [(&[usize], &[usize]); 6] = [
         (&[2, 3], &[4, 5]),
         (&[2, 3, 4], &[3, 4, 5]),
         (&[2, 3, 4], &[2, 5, 6]),
-        (&[2, 3], &[2, 3, 4]),
-        (&[3], &[3]),
+        (&[2, 3], &[2, 4, 4]),
+        (&[3], &[4]),
+        (&[], &[3]),
     ];
     for (a, b) in cases {
         let e = Tensor::<f64>::zeros(a)

@@ -283,13 +283,13 @@ fn index_select_and_index_add_rows() {
     let indices: &[usize] = &[2, 0, 2, 3, 2];
     check(
         "index_select",
-        move |xs| sq(xs[0].index_select(indices)?),
+        move |xs| sq(xs[0].index_select(0, indices)?),
         std::slice::from_ref(&x),
     );
     let xt = non_contiguous(&[4, 2], &mut rng);
     check(
         "index_select of a non-contiguous input",
-        move |xs| xs[0].index_select(indices),
+        move |xs| xs[0].index_select(0, indices),
         &[xt],
     );
     let rows = randn(&[5, 2, 2], &mut rng);
@@ -301,7 +301,7 @@ fn index_select_and_index_add_rows() {
     // Adjoint pair: ⟨index_select(x), r⟩ = ⟨x, index_add_rows(r)⟩.
     let r = randn(&[5, 3], &mut rng);
     let lhs = x
-        .index_select(indices)
+        .index_select(0, indices)
         .unwrap()
         .mul(&r)
         .unwrap()
@@ -321,20 +321,20 @@ fn index_select_and_index_add_rows() {
 fn index_select_and_index_add_rows_values_and_errors() {
     let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).unwrap();
     assert_eq!(
-        x.index_select(&[1, 1]).unwrap().to_vec(),
+        x.index_select(0, &[1, 1]).unwrap().to_vec(),
         vec![3.0, 4.0, 3.0, 4.0]
     );
-    assert_eq!(x.index_select(&[]).unwrap().shape(), vec![0, 2]);
+    assert_eq!(x.index_select(0, &[]).unwrap().shape(), vec![0, 2]);
     let added = x.index_add_rows(&[3, 0, 3], 4).unwrap();
     assert_eq!(added.shape(), vec![4, 2]);
     assert_eq!(added.to_vec(), vec![3.0, 4.0, 0.0, 0.0, 0.0, 0.0, 6.0, 8.0]);
 
-    let e = message(x.index_select(&[0, 3]));
+    let e = message(x.index_select(0, &[0, 3]));
     assert!(
         e.contains("index_select") && e.contains("index 3") && e.contains("[3, 2]"),
         "{e}"
     );
-    let e = message(Tensor::<f64>::scalar(1.0).index_select(&[0]));
+    let e = message(Tensor::<f64>::scalar(1.0).index_select(0, &[0]));
     assert!(e.contains("index_select"), "{e}");
     let e = message(x.index_add_rows(&[0, 1], 4));
     assert!(e.contains("index_add_rows") && e.contains("[3, 2]"), "{e}");

@@ -81,7 +81,7 @@ pub fn class_rows(noise: &Tensor) -> tensor::Result<(Tensor, Vec<usize>)> {
     let labels = (0..NUM_CLASSES)
         .flat_map(|class| std::iter::repeat_n(class, columns))
         .collect();
-    Ok((noise.index_select(&rows)?, labels))
+    Ok((noise.index_select(0, &rows)?, labels))
 }
 
 /// The legend of a one-row-per-class grid: `row 0: T-shirt/top` and so on,

@@ -128,14 +128,15 @@ pub fn bce_with_logits_to<T: Element>(x: &Tensor<T>, target: f64) -> Result<Tens
     binary_cross_entropy_with_logits(x, &y, None, Reduction::Mean)
 }
 
-/// Mean squared error `(p − y)²`.
+/// Mean squared error `(p − y)²` (PyTorch's `F.mse_loss(p, y, reduction)`).
 pub fn mse<T: Element>(p: &Tensor<T>, y: &Tensor<T>, reduction: Reduction) -> Result<Tensor<T>> {
     same_shape("mse", p, y)?;
     let d = p.sub(y)?;
     reduce(d.mul(&d)?, None, reduction)
 }
 
-/// The discriminator's hinge loss: `mean(relu(1 − D(x))) + mean(relu(1 + D(G(z))))`.
+/// The discriminator's hinge loss: `mean(relu(1 − D(x))) + mean(relu(1 + D(G(z))))`
+/// (PyTorch has no function for it; this is the formula itself).
 pub fn hinge_discriminator<T: Element>(
     real_logits: &Tensor<T>,
     fake_logits: &Tensor<T>,
@@ -151,7 +152,8 @@ pub fn hinge_generator<T: Element>(fake_logits: &Tensor<T>) -> Tensor<T> {
 }
 
 /// Cross-entropy of `logits` `[N, C]` against class indices (`targets[i] < C`):
-/// `−log softmax(logits)[i, targets[i]]`, reduced.
+/// `−log softmax(logits)[i, targets[i]]`, reduced (PyTorch's
+/// `F.cross_entropy(logits, targets, reduction=…)`).
 pub fn cross_entropy<T: Element>(
     logits: &Tensor<T>,
     targets: &[usize],

@@ -27,6 +27,7 @@
 
 pub mod anomaly;
 pub mod autograd;
+mod dim;
 mod element;
 mod error;
 pub mod gradcheck;
@@ -37,6 +38,7 @@ mod tensor;
 pub use autograd::{
     BackwardCtx, BackwardFn, BackwardOptions, Grads, NoGradGuard, grad, is_grad_enabled, no_grad,
 };
+pub use dim::Dim;
 pub use element::Element;
 pub use error::{Result, TensorError};
 pub use kernels::im2col::{Conv2dParams, ConvTranspose2dParams};

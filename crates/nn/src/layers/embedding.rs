@@ -23,13 +23,39 @@ impl<T: Element> Embedding<T> {
 
     /// The rows for `indices`, as `[indices.len(), dim]`.
     pub fn lookup(&self, indices: &[usize]) -> Result<Tensor<T>> {
-        self.weight.index_select(indices)
+        self.weight.index_select(0, indices)
+    }
+
+    /// The rows for indices of any shape `S` (given flat, in row-major
+    /// order), as `[S…, dim]`: PyTorch's `embedding(index)` for an index
+    /// tensor of shape `S` (a 0-D index, `S = []`, gives one `[dim]` vector).
+    ///
+    /// ```
+    /// use nn::Embedding;
+    /// use tensor::Tensor;
+    /// let table = Embedding { weight: Tensor::<f64>::from_vec((0..6).map(f64::from).collect(), &[3, 2])? };
+    /// let y = table.lookup_shaped(&[2, 0, 1, 2], &[2, 2])?;
+    /// assert_eq!(y.shape(), vec![2, 2, 2]);
+    /// assert_eq!(y.to_vec(), vec![4.0, 5.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn lookup_shaped(&self, indices: &[usize], shape: &[usize]) -> Result<Tensor<T>> {
+        if shape.iter().product::<usize>() != indices.len() {
+            return Err(TensorError::shape(
+                "Embedding",
+                format!("{} indices do not fill the index shape {shape:?}", indices.len()),
+            ));
+        }
+        let dim = self.weight.shape().get(1).copied().unwrap_or(0);
+        let out_shape: Vec<usize> = shape.iter().copied().chain([dim]).collect();
+        self.lookup(indices)?.reshape(&out_shape)
     }
 }
 
 impl<T: Element> Module<T> for Embedding<T> {
-    /// Looks up a 1-D tensor of class indices stored as floats (each must be
-    /// a whole number in range).
+    /// Looks up a tensor of class indices of any shape `S`, stored as floats
+    /// (each must be a whole number in range), giving `[S…, dim]` as
+    /// PyTorch's `nn.Embedding` does.
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         let values = input.to_vec();
         let indices = values
@@ -46,7 +72,7 @@ impl<T: Element> Module<T> for Embedding<T> {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
-        self.lookup(&indices)
+        self.lookup_shaped(&indices, &input.shape())
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {

@@ -1,4 +1,4 @@
-//! `Linear`: `y = x·Wᵀ + b`, with the weight stored `[out, in]` as in PyTorch.
+//! `Linear`: `y = x·Wᵀ + b` on inputs `[…, in]` (PyTorch's `nn.Linear`), with the weight stored `[out, in]` as in PyTorch.
 
 use crate::init;
 use crate::module::{Module, State, visit_weight_and_bias};

@@ -9,6 +9,7 @@
 //! σ(x)           = 1 / (1 + e⁻ˣ)        dy/dx = σ(x)(1 − σ(x)) = y(1 − y)
 //! tanh(x)                               dy/dx = 1 − tanh²(x)   = 1 − y²
 //! softplus(x)    = ln(1 + eˣ)           dy/dx = eˣ/(1 + eˣ)    = σ(x)
+//!   with β, t:   = βx > t ? x : ln(1 + e^(βx))/β,  dy/dx = βx > t ? 1 : σ(βx)
 //! log σ(x)       = −softplus(−x)        dy/dx = σ(−x)          = 1 − σ(x)
 //! ```
 //!
@@ -34,7 +35,7 @@
 //! `σ(±1000)` is exactly 1 or 0 and `softplus(−100) = e⁻¹⁰⁰` is still
 //! accurate, where the naive `ln(1 + e⁻¹⁰⁰)` rounds to 0.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::{map, zip_map};
 use crate::{Element, Result, Tensor};
@@ -92,7 +93,7 @@ impl<T: Element> Tensor<T> {
 
     /// `x` for positive `x`, `alpha·x` otherwise (its gradient at 0 is taken
     /// to be `alpha`). The usual choice in a GAN's discriminator is
-    /// `alpha = 0.2`.
+    /// `alpha = 0.2`. PyTorch's `F.leaky_relu(x, negative_slope=alpha)`.
     pub fn leaky_relu(&self, alpha: T) -> Tensor<T> {
         // dy/dx = x > 0 ? 1 : α, a constant mask.
         self.unary_op(
@@ -135,18 +136,55 @@ impl<T: Element> Tensor<T> {
     }
 
     /// `ln(1 + eˣ)`, a smooth relu, elementwise; stable for any input.
+    /// PyTorch's `F.softplus(x)` with its defaults `beta = 1`,
+    /// `threshold = 20` (above which it returns `x` itself): see
+    /// [`softplus_with`](Self::softplus_with).
     pub fn softplus(&self) -> Tensor<T> {
-        // d softplus/dx = eˣ/(1 + eˣ) = σ(x)
+        self.softplus_with(T::one(), T::from_f64(20.0))
+    }
+
+    /// PyTorch's `F.softplus(x, beta, threshold)`: `ln(1 + e^(βx)) / β`,
+    /// a relu smoothed over a width of about `1/β`, and exactly `x` where
+    /// `βx > threshold` (there the two differ by less than `e^−threshold / β`).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![0.0, 30.0], &[2])?;
+    /// let y = x.softplus_with(2.0, 20.0).to_vec();
+    /// assert!((y[0] - 2f64.ln() / 2.0).abs() < 1e-15);
+    /// assert_eq!(y[1], 30.0); // 2·30 > 20: linear
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn softplus_with(&self, beta: T, threshold: T) -> Tensor<T> {
+        // y = βx > t ? x : softplus(βx)/β
+        // dy/dx = βx > t ? 1 : σ(βx)    (d softplus(u)/du = σ(u), times dβx/dx = β, over β)
+        let linear = move |x: T| beta * x > threshold;
         self.unary_op(
             "softplus",
-            |x| x.max(T::zero()) + log1p_exp_neg_abs(x),
-            |x, _, g| g.mul(&x.sigmoid()),
+            move |x| {
+                if linear(x) {
+                    x
+                } else {
+                    let u = beta * x;
+                    (u.max(T::zero()) + log1p_exp_neg_abs(u)) / beta
+                }
+            },
+            move |x, _, g| {
+                // slope = σ(βx)·(1 − m) + m with the constant mask m = [βx > t]
+                let m = x.constant_map(move |v| if linear(v) { T::one() } else { T::zero() });
+                let slope = x
+                    .mul_scalar(beta)
+                    .sigmoid()
+                    .mul(&m.rsub_scalar(T::one()))?
+                    .add(&m)?;
+                g.mul(&slope)
+            },
         )
     }
 
     /// `ln σ(x) = −softplus(−x)`, elementwise; stable for any input. This is
     /// the form a GAN's loss needs: `ln σ(x)` computed as `sigmoid().log()`
-    /// is `−inf` below about `x = −104` in `f32`.
+    /// is `−inf` below about `x = −104` in `f32`. PyTorch's `F.logsigmoid`.
     pub fn log_sigmoid(&self) -> Tensor<T> {
         // d ln σ(x)/dx = σ'(x)/σ(x) = 1 − σ(x) = σ(−x)
         self.unary_op(

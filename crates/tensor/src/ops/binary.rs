@@ -1,4 +1,4 @@
-//! Elementwise binary ops with NumPy broadcasting: add, sub, mul, div,
+//! Elementwise binary ops with NumPy broadcasting: add, sub, mul, div, pow,
 //! maximum, minimum.
 //!
 //! For `y = f(a, b)` on broadcast shapes, the chain rule gives each input the
@@ -9,7 +9,7 @@
 //! ā = sum_to(ȳ · ∂f/∂a, shape(a))      b̄ = sum_to(ȳ · ∂f/∂b, shape(b))
 //! ```
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::zip_map;
 use crate::{Element, Result, Tensor};
@@ -74,6 +74,57 @@ impl<T: Element> Tensor<T> {
             Ok(vec![
                 reduced(ctx, 0, || ctx.grad.div(b))?,
                 reduced(ctx, 1, || Ok(ctx.grad.mul(ctx.output)?.div(b)?.neg()))?,
+            ])
+        }))
+    }
+
+    /// `self ** exponent` elementwise, broadcasting: PyTorch's `torch.pow(a, b)`
+    /// with a tensor exponent (for a scalar one, [`powf`](Self::powf)).
+    /// A negative base with a non-integer exponent gives NaN, as in PyTorch.
+    ///
+    /// As in PyTorch, the gradient in `a` is 0 where `b = 0` (rather than
+    /// `0·0⁻¹`), and the gradient in `b` is 0 where `a = 0` and `b ≥ 0`
+    /// (rather than `0·ln 0`).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let a = Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2])?;
+    /// let b = Tensor::<f64>::from_vec(vec![3.0, 0.5], &[2])?.with_requires_grad();
+    /// let y = a.pow(&b)?;
+    /// y.sum().backward()?;
+    /// assert_eq!(y.to_vec()[0], 8.0);
+    /// assert!((b.grad().unwrap().to_vec()[0] - 8.0 * 2f64.ln()).abs() < 1e-12); // aᵇ ln a
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn pow(&self, exponent: &Tensor<T>) -> Result<Tensor<T>> {
+        let out = zip_map("pow", self.read().view(), exponent.read().view(), |a, b| {
+            a.powf(b)
+        })?;
+        // ∂(aᵇ)/∂a = b·aᵇ⁻¹,  ∂(aᵇ)/∂b = aᵇ·ln a = y·ln a
+        //
+        // PyTorch's special cases are taken by substituting the base by 1
+        // where the term must vanish: with a constant mask m,
+        // a' = a·m + (1 − m) is a where m = 1 and 1 where m = 0, so
+        // b·a'ᵇ⁻¹ with m = [b ≠ 0] is 0 where b = 0, and y·ln a' with
+        // m = [a ≠ 0 or b < 0] is 0 where a = 0 ≤ b; both stay finite and
+        // differentiable (a mask times 0·∞ would be NaN).
+        Ok(Tensor::from_op("pow", &[self, exponent], out, |ctx| {
+            let (a, b) = (ctx.input(0), ctx.input(1));
+            let masked_base = |keep: fn(T, T) -> bool| -> Result<Tensor<T>> {
+                let m = Tensor::from_array(zip_map("pow", a.read().view(), b.read().view(), |a, b| {
+                    if keep(a, b) { T::one() } else { T::zero() }
+                })?);
+                a.mul(&m)?.add(&m.rsub_scalar(T::one()))
+            };
+            Ok(vec![
+                reduced(ctx, 0, || {
+                    let base = masked_base(|_, b| b != T::zero())?;
+                    ctx.grad.mul(&b.mul(&base.pow(&b.sub_scalar(T::one()))?)?)
+                })?,
+                reduced(ctx, 1, || {
+                    let base = masked_base(|a, b| a != T::zero() || b < T::zero())?;
+                    ctx.grad.mul(&ctx.output.mul(&base.log())?)
+                })?,
             ])
         }))
     }

@@ -19,7 +19,8 @@ use crate::{Element, Result, Tensor, TensorError};
 use ndarray::IxDyn;
 
 impl<T: Element> Tensor<T> {
-    /// This tensor repeated (NumPy-style) to `shape`, materialised.
+    /// This tensor repeated (NumPy-style) to `shape`, materialised
+    /// (PyTorch's `torch.broadcast_to` / `x.expand(shape)`, which are views).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor<T>> {
         let own = self.shape();
         if own == shape {
@@ -40,7 +41,9 @@ impl<T: Element> Tensor<T> {
 
     /// Sums this tensor down to `shape`, which must broadcast to this tensor's
     /// shape: leading extra axes are summed away, and axes where `shape` has
-    /// size 1 are summed with the dimension kept.
+    /// size 1 are summed with the dimension kept. PyTorch's
+    /// `x.sum_to_size(shape)` (which keeps the rank; here a shorter `shape`
+    /// drops the leading axes).
     pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor<T>> {
         let own = self.shape();
         if own == shape {

@@ -365,6 +365,7 @@ impl<T: Element> Tensor<T> {
     /// shape `[O, C, kernel[0], kernel[1]]`,
     /// `Σ_{n,i,j} grad_output[n,o,i,j] · x[n, c, i·s−p+a·d, j·s−p+b·d]`.
     /// Differentiable in both arguments (it is what `conv2d`'s backward uses).
+    /// PyTorch's `torch.nn.grad.conv2d_weight(x, weight_shape, grad_output, …)`.
     ///
     /// ```
     /// use tensor::Tensor;

@@ -48,6 +48,7 @@ impl<T: Element> Tensor<T> {
     /// Picks elements by flat row-major index: the result has shape
     /// `out_shape` and element `i` (in row-major order) is
     /// `self.flat[indices[i]]`. An index may repeat; its gradient then sums.
+    /// In PyTorch: `x.flatten()[index].reshape(out_shape)` (or `torch.take`).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -71,7 +72,8 @@ impl<T: Element> Tensor<T> {
 
     /// Adds each element into a zero tensor of shape `out_shape` at a flat
     /// row-major index: `result.flat[indices[i]] += self.flat[i]`, in order of
-    /// `i` (so the result never depends on threads).
+    /// `i` (so the result never depends on threads). In PyTorch:
+    /// `torch.zeros(n).index_add(0, index, x.flatten()).reshape(out_shape)`.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -15,12 +15,13 @@
 //!
 //! Gradient checks: `tests/gradcheck_shape.rs`.
 
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::Axis;
 
 impl<T: Element> Tensor<T> {
     /// The tensors joined along an existing `axis`. They must have the same
-    /// rank and the same sizes on every other axis.
+    /// rank and the same sizes on every other axis. PyTorch's
+    /// `torch.cat(tensors, dim)`; a negative axis counts from the back.
     ///
     /// ```
     /// use tensor::Tensor;
@@ -31,7 +32,7 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(y.to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn concat(tensors: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
+    pub fn concat(tensors: &[&Tensor<T>], axis: impl Dim) -> Result<Tensor<T>> {
         let Some(first) = tensors.first() else {
             return Err(TensorError::argument(
                 "concat",
@@ -41,15 +42,8 @@ impl<T: Element> Tensor<T> {
         // Cheap clones of the shared buffers: no lock is held while copying.
         let arrays: Vec<_> = tensors.iter().map(|t| t.array()).collect();
         let first_shape = arrays[0].shape();
-        if axis >= first_shape.len() {
-            return Err(TensorError::argument(
-                "concat",
-                format!(
-                    "axis {axis} is out of range for tensor 0 of shape {first_shape:?} \
-                     (use stack to join along a new axis)"
-                ),
-            ));
-        }
+        // (tensor 0's shape; `stack` joins along a new axis)
+        let axis = crate::dim::resolve("concat", axis, first_shape)?;
         for (index, array) in arrays.iter().enumerate().skip(1) {
             let shape = array.shape();
             let fits = shape.len() == first_shape.len()
@@ -92,7 +86,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The tensors, which must all have the same shape, joined along a new
-    /// axis inserted at position `axis` (`0..=ndim`).
+    /// axis inserted at position `axis` (`0..=ndim`, or negative from the back
+    /// as in PyTorch's `torch.stack(tensors, dim)`).
     ///
     /// ```
     /// use tensor::Tensor;
@@ -102,7 +97,7 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(Tensor::stack(&[&a, &b], 1)?.to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn stack(tensors: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
+    pub fn stack(tensors: &[&Tensor<T>], axis: impl Dim) -> Result<Tensor<T>> {
         let Some(first) = tensors.first() else {
             return Err(TensorError::argument(
                 "stack",
@@ -110,16 +105,7 @@ impl<T: Element> Tensor<T> {
             ));
         };
         let first_shape = first.shape();
-        if axis > first_shape.len() {
-            return Err(TensorError::argument(
-                "stack",
-                format!(
-                    "axis {axis} is out of range for tensors of shape {first_shape:?}: \
-                     a new axis goes at 0..={}",
-                    first_shape.len()
-                ),
-            ));
-        }
+        let axis = crate::dim::resolve_in("stack", axis, first_shape.len() + 1, &first_shape)?;
         for (index, tensor) in tensors.iter().enumerate().skip(1) {
             let shape = tensor.shape();
             if shape != first_shape {

@@ -6,21 +6,28 @@
 //! |---|---|
 //! | `creation.rs` | zeros, ones, full, arange, eye, rand_uniform, randn |
 //! | `broadcast.rs` | broadcast_to, sum_to |
-//! | `binary.rs` | add, sub, mul, div, maximum, minimum |
-//! | `unary.rs` | neg, scalar ops, powf, exp, log, sqrt, abs, clamp |
-//! | `activation.rs` | relu, leaky_relu, sigmoid, tanh, softplus, log_sigmoid |
+//! | `binary.rs` | add, sub, mul, div, pow (tensor exponent), maximum, minimum |
+//! | `unary.rs` | neg, scalar ops (also reversed: rsub, rdiv), powf, exp, log, sqrt, abs, clamp, clamp_min, clamp_max |
+//! | `activation.rs` | relu, leaky_relu, sigmoid, tanh, softplus (with β and threshold), log_sigmoid |
 //! | `softmax.rs` | softmax, log_softmax |
 //! | `reduce.rs` | sum, mean (all or over axes) |
 //! | `reduce_extrema.rs` | var, max, min |
-//! | `matmul.rs` | matmul (2-D and batched 3-D) |
+//! | `matmul.rs` | matmul (torch.matmul's rules: batched, broadcast, vectors), linear |
 //! | `shape.rs` | reshape, permute, transpose |
 //! | `reshape_more.rs` | flatten, squeeze, unsqueeze |
 //! | `join.rs` | concat, stack |
-//! | `select.rs` | narrow, index_select, pad |
+//! | `select.rs` | narrow, slice (strided), index_select (any axis), index_add_rows, pad |
 //! | `conv.rs` | conv2d, conv_transpose2d (and conv2d's weight gradient) |
 //! | `pool.rs` | avg_pool2d, max_pool2d, upsample_nearest2d |
 //! | `gather.rs` | gather and scatter-add by flat index (max pooling's routing) |
 //! | `dropout.rs` | dropout |
+//!
+//! Every op that takes a dimension accepts a negative one, counted from the
+//! back as in PyTorch (see [`Dim`](crate::Dim)). Where an op's name differs
+//! from PyTorch's, its doc comment gives PyTorch's (`concat` is `torch.cat`,
+//! `powf` is `pow` with a scalar exponent, `sum_axes` is `sum(dim)`,
+//! `max_axis` is `amax`, …). Values, gradients and second derivatives are
+//! checked against PyTorch itself by `tests/torch_reference.rs`.
 
 mod activation;
 mod binary;

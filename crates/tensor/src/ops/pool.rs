@@ -3,7 +3,8 @@
 //!
 //! * **Average pooling** is linear: each channel is convolved with a constant
 //!   `KH×KW` kernel of `1/(KH·KW)` (zeros of the padding count, as in
-//!   PyTorch's default `count_include_pad = true`). It is computed as exactly
+//!   PyTorch's default `count_include_pad = true`; with `false`, each output
+//!   is rescaled by the constant `KH·KW / (positions inside the image)`). It is computed as exactly
 //!   that, a one-channel [`conv2d`](crate::Tensor::conv2d) over the `N·C`
 //!   planes, so its backward is the transposed convolution and every higher
 //!   derivative comes for free:
@@ -19,7 +20,7 @@
 //!   stride-`(sh, sw)` convolution with a kernel of ones (differentiable, whose
 //!   own backward is the upsampling again).
 //!
-//! Gradient checks: `tests/gradcheck_conv.rs`; values: `tests/conv_reference.rs`.
+//! Gradient checks: `tests/gradcheck_conv.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`; values: `tests/conv_reference.rs`.
 
 use crate::kernels::PARALLEL_THRESHOLD;
 use crate::kernels::im2col::Conv2dParams;
@@ -115,6 +116,49 @@ impl<T: Element> Tensor<T> {
         self.constant_window_conv(dims, out, kernel, params, value)
     }
 
+    /// Average pooling with PyTorch's `count_include_pad` choice
+    /// (`F.avg_pool2d(x, kernel, stride, padding, count_include_pad=...)`):
+    /// `true` is [`avg_pool2d`](Self::avg_pool2d); with `false` each window is
+    /// averaged over its positions inside the image only, so a border value
+    /// is not pulled towards the zeros of the padding.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::ones(&[1, 1, 2, 2]);
+    /// let y = x.avg_pool2d_with([2, 2], [1, 1], [1, 1], false)?;
+    /// assert_eq!(y.to_vec(), vec![1.0; 9]); // a corner window holds 1 real value, not 1/4
+    /// assert_eq!(x.avg_pool2d([2, 2], [1, 1], [1, 1])?.to_vec()[0], 0.25);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn avg_pool2d_with(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> Result<Tensor<T>> {
+        let with_pad = self.avg_pool2d(kernel, stride, padding)?;
+        if count_include_pad || padding == [0, 0] {
+            return Ok(with_pad);
+        }
+        // y = avg_incl(x) ⊙ r with the constant r[i, j] = KH·KW / count(i, j),
+        // count(i, j) the window's positions inside the image; so
+        // x̄ = avg_inclᵀ(ȳ ⊙ r), through the mul and conv2d backwards.
+        let shape = self.shape();
+        let ([oh, ow], [h, w]) = ([with_pad.shape()[2], with_pad.shape()[3]], [shape[2], shape[3]]);
+        let inside = |i: usize, axis: usize, size: usize| {
+            let start = (i * stride[axis]) as isize - padding[axis] as isize;
+            let end = start + kernel[axis] as isize;
+            (end.min(size as isize) - start.max(0)) as usize
+        };
+        let full = (kernel[0] * kernel[1]) as f64;
+        let ratios: Vec<T> = (0..oh)
+            .flat_map(|i| (0..ow).map(move |j| (i, j)))
+            .map(|(i, j)| T::from_f64(full / (inside(i, 0, h) * inside(j, 1, w)) as f64))
+            .collect();
+        with_pad.mul(&Tensor::from_vec(ratios, &[1, 1, oh, ow])?)
+    }
+
     /// Max pooling over `kernel`-sized windows of `self` `[N, C, H, W]`,
     /// `stride` apart. `padding` (at most half the kernel) widens the windows
     /// but padded positions never win. The gradient goes to the arg-max of
@@ -180,7 +224,8 @@ impl<T: Element> Tensor<T> {
 
     /// Nearest-neighbour upsampling of `self` `[N, C, H, W]` by integer
     /// factors: every pixel becomes a `scale[0]×scale[1]` block, giving
-    /// `[N, C, H·scale[0], W·scale[1]]`.
+    /// `[N, C, H·scale[0], W·scale[1]]`. PyTorch's
+    /// `F.interpolate(x, scale_factor=scale, mode="nearest")`.
     ///
     /// ```
     /// use tensor::Tensor;

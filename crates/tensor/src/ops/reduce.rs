@@ -11,22 +11,17 @@
 //! Gradient checks: `tests/gradcheck_reduce.rs`.
 
 use crate::kernels::elementwise::sum_to_shape;
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, IxDyn};
 
-/// Checks `axes` against `shape`: in range, no repeats. Returns them sorted.
-pub(crate) fn checked_axes(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Vec<usize>> {
-    let mut sorted = axes.to_vec();
+/// Checks `axes` against `shape`: in range (negative ones counting from the
+/// back), no repeats. Returns them resolved and sorted.
+pub(crate) fn checked_axes(op: &'static str, shape: &[usize], axes: &[impl Dim]) -> Result<Vec<usize>> {
+    let mut sorted = crate::dim::resolve_all(op, axes, shape)?;
     sorted.sort_unstable();
     sorted.dedup();
     if sorted.len() != axes.len() {
         return Err(TensorError::argument(op, format!("axes {axes:?} repeat an axis")));
-    }
-    if let Some(&bad) = sorted.iter().find(|&&a| a >= shape.len()) {
-        return Err(TensorError::argument(
-            op,
-            format!("axis {bad} is out of range for shape {shape:?}"),
-        ));
     }
     Ok(sorted)
 }
@@ -41,7 +36,7 @@ pub(crate) fn keepdim_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
 }
 
 impl<T: Element> Tensor<T> {
-    /// The sum of all elements, as a rank-0 tensor.
+    /// The sum of all elements, as a rank-0 tensor (PyTorch's `x.sum()`).
     pub fn sum(&self) -> Tensor<T> {
         let total: T = self.read().sum();
         let shape = self.shape();
@@ -52,7 +47,15 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The sum over `axes`; with `keepdim` the reduced axes stay as size 1.
-    pub fn sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor<T>> {
+    /// PyTorch's `x.sum(dim, keepdim)`; a negative axis counts from the back.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::ones(&[2, 3, 4]);
+    /// assert_eq!(x.sum_axes(&[0, -1], false)?.to_vec(), vec![8.0; 3]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn sum_axes(&self, axes: &[impl Dim], keepdim: bool) -> Result<Tensor<T>> {
         let shape = self.shape();
         let axes = checked_axes("sum_axes", &shape, axes)?;
         let kept = keepdim_shape(&shape, &axes);
@@ -65,7 +68,7 @@ impl<T: Element> Tensor<T> {
         }))
     }
 
-    /// The mean of all elements, as a rank-0 tensor.
+    /// The mean of all elements, as a rank-0 tensor (PyTorch's `x.mean()`).
     pub fn mean(&self) -> Tensor<T> {
         let count = T::from_f64(self.numel().max(1) as f64);
         // y = (1/n) Σ x  ⇒  x̄ = ȳ / n (through sum's backward)
@@ -73,7 +76,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The mean over `axes`; with `keepdim` the reduced axes stay as size 1.
-    pub fn mean_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor<T>> {
+    /// PyTorch's `x.mean(dim, keepdim)`; a negative axis counts from the back.
+    pub fn mean_axes(&self, axes: &[impl Dim], keepdim: bool) -> Result<Tensor<T>> {
         let shape = self.shape();
         let count: usize = checked_axes("mean_axes", &shape, axes)?
             .iter()

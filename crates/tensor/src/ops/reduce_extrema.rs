@@ -27,7 +27,7 @@
 //! Gradient checks: `tests/gradcheck_reduce.rs`.
 
 use super::reduce::{checked_axes, keepdim_shape};
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 /// Which extremum an op looks for.
@@ -76,7 +76,8 @@ fn arg_extremum<'a, T: Element>(
 }
 
 impl<T: Element> Tensor<T> {
-    /// The variance of all elements, as a rank-0 tensor: `Σ (x − μ)² / (n − correction)`.
+    /// The variance of all elements, as a rank-0 tensor: `Σ (x − μ)² / (n − correction)`
+    /// (PyTorch's `torch.var(x, correction=…)`).
     ///
     /// `correction = 0` gives the population (biased) variance that batch
     /// normalisation uses; `correction = 1` the unbiased sample variance.
@@ -95,7 +96,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The variance over `axes` (see [`var`](Self::var) for `correction`);
-    /// with `keepdim` the reduced axes stay as size 1.
+    /// with `keepdim` the reduced axes stay as size 1. PyTorch's
+    /// `x.var(dim, keepdim=…, correction=…)`; a negative axis counts from the back.
     ///
     /// ```
     /// use tensor::Tensor;
@@ -104,7 +106,7 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(x.var_axes(&[0], true, 1)?.shape(), vec![1, 2]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn var_axes(&self, axes: &[usize], keepdim: bool, correction: usize) -> Result<Tensor<T>> {
+    pub fn var_axes(&self, axes: &[impl Dim], keepdim: bool, correction: usize) -> Result<Tensor<T>> {
         self.variance("var_axes", axes, keepdim, correction)
     }
 
@@ -112,7 +114,7 @@ impl<T: Element> Tensor<T> {
     fn variance(
         &self,
         op: &'static str,
-        axes: &[usize],
+        axes: &[impl Dim],
         keepdim: bool,
         correction: usize,
     ) -> Result<Tensor<T>> {
@@ -136,7 +138,7 @@ impl<T: Element> Tensor<T> {
         Ok(centred.mul(&centred)?.sum_axes(&axes, keepdim)?.mul_scalar(scale))
     }
 
-    /// The largest element, as a rank-0 tensor; NaN if any element is NaN,
+    /// The largest element, as a rank-0 tensor (PyTorch's `x.max()`, `x.amax()`); NaN if any element is NaN,
     /// −∞ for an empty tensor.
     ///
     /// The gradient goes to the largest element; at a tie, to the first one in
@@ -162,7 +164,8 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The largest element along `axis`; with `keepdim` that axis stays as
-    /// size 1. At a tie the gradient goes to the element with the lowest index
+    /// size 1. PyTorch's `torch.amax(x, dim, keepdim)` (the values of
+    /// `x.max(dim)`); a negative axis counts from the back. At a tie the gradient goes to the element with the lowest index
     /// along `axis`.
     ///
     /// ```
@@ -172,17 +175,19 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(x.max_axis(0, true)?.shape(), vec![1, 3]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+    pub fn max_axis(&self, axis: impl Dim, keepdim: bool) -> Result<Tensor<T>> {
         self.extremum_axis("max_axis", Extremum::Max, axis, keepdim)
     }
 
-    /// The smallest element along `axis`; see [`max_axis`](Self::max_axis).
-    pub fn min_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>> {
+    /// The smallest element along `axis` (PyTorch's `torch.amin(x, dim, keepdim)`);
+    /// see [`max_axis`](Self::max_axis).
+    pub fn min_axis(&self, axis: impl Dim, keepdim: bool) -> Result<Tensor<T>> {
         self.extremum_axis("min_axis", Extremum::Min, axis, keepdim)
     }
 
     /// The index along `axis` of the largest element of each lane (the first
-    /// on ties), in row-major order of the other axes. Not differentiable:
+    /// on ties), in row-major order of the other axes (PyTorch's
+    /// `x.argmax(dim)`, flattened). Not differentiable:
     /// indices are plain numbers. Used, for example, to turn class scores into
     /// predicted labels.
     ///
@@ -192,9 +197,10 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(scores.argmax_axis(1)?, vec![1, 0]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn argmax_axis(&self, axis: usize) -> Result<Vec<usize>> {
+    pub fn argmax_axis(&self, axis: impl Dim) -> Result<Vec<usize>> {
         Ok(self
             .arg_extremum_axis("argmax_axis", Extremum::Max, axis)?
+            .1
             .iter()
             .map(|&(i, _)| i)
             .collect())
@@ -202,9 +208,10 @@ impl<T: Element> Tensor<T> {
 
     /// The index along `axis` of the smallest element of each lane (the first
     /// on ties); see [`argmax_axis`](Self::argmax_axis).
-    pub fn argmin_axis(&self, axis: usize) -> Result<Vec<usize>> {
+    pub fn argmin_axis(&self, axis: impl Dim) -> Result<Vec<usize>> {
         Ok(self
             .arg_extremum_axis("argmin_axis", Extremum::Min, axis)?
+            .1
             .iter()
             .map(|&(i, _)| i)
             .collect())
@@ -235,19 +242,20 @@ impl<T: Element> Tensor<T> {
         &self,
         op: &'static str,
         which: Extremum,
-        axis: usize,
-    ) -> Result<ArrayD<(usize, T)>> {
+        axis: impl Dim,
+    ) -> Result<(usize, ArrayD<(usize, T)>)> {
         let data = self.read();
         let shape = data.shape();
-        checked_axes(op, shape, &[axis])?;
+        let axis = crate::dim::resolve(op, axis, shape)?;
         if shape[axis] == 0 {
             return Err(TensorError::argument(
                 op,
                 format!("axis {axis} of shape {shape:?} is empty: it has no extremum"),
             ));
         }
-        Ok(Zip::from(data.lanes(Axis(axis)))
-            .map_collect(|lane| arg_extremum(which, lane).expect("the lane is not empty")))
+        let found = Zip::from(data.lanes(Axis(axis)))
+            .map_collect(|lane| arg_extremum(which, lane).expect("the lane is not empty"));
+        Ok((axis, found))
     }
 
     /// `max_axis` or `min_axis`.
@@ -255,10 +263,10 @@ impl<T: Element> Tensor<T> {
         &self,
         op: &'static str,
         which: Extremum,
-        axis: usize,
+        axis: impl Dim,
         keepdim: bool,
     ) -> Result<Tensor<T>> {
-        let found = self.arg_extremum_axis(op, which, axis)?;
+        let (axis, found) = self.arg_extremum_axis(op, which, axis)?;
         let indices = found.mapv(|(i, _)| i);
         let values = found.mapv(|(_, v)| v);
         let shape = self.shape();

@@ -6,10 +6,11 @@
 //!
 //! Gradient checks: `tests/gradcheck_shape.rs`.
 
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor, TensorError};
 
 impl<T: Element> Tensor<T> {
-    /// Axes `start..=end` (inclusive, like PyTorch) merged into one.
+    /// Axes `start..=end` (inclusive, like PyTorch's `x.flatten(start, end)`)
+    /// merged into one; a negative axis counts from the back.
     ///
     /// `flatten(1, ndim − 1)` turns a batch of images `[N, C, H, W]` into a
     /// batch of vectors `[N, C·H·W]`, as a Flatten layer does.
@@ -21,9 +22,13 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(x.flatten(0, 1)?.shape(), vec![6, 4, 5]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn flatten(&self, start: usize, end: usize) -> Result<Tensor<T>> {
+    pub fn flatten(&self, start: impl Dim, end: impl Dim) -> Result<Tensor<T>> {
         let shape = self.shape();
-        if start > end || end >= shape.len() {
+        let (start, end) = (
+            crate::dim::resolve("flatten", start, &shape)?,
+            crate::dim::resolve("flatten", end, &shape)?,
+        );
+        if start > end {
             return Err(TensorError::argument(
                 "flatten",
                 format!(
@@ -42,7 +47,9 @@ impl<T: Element> Tensor<T> {
         self.reshape(&new_shape)
     }
 
-    /// The size-1 axis `axis` removed. Fails if that axis is not of size 1.
+    /// The size-1 axis `axis` removed (PyTorch's `x.squeeze(dim)`; a negative
+    /// axis counts from the back). Fails if that axis is not of size 1, where
+    /// PyTorch would return the tensor unchanged.
     ///
     /// ```
     /// use tensor::Tensor;
@@ -51,28 +58,22 @@ impl<T: Element> Tensor<T> {
     /// assert!(x.squeeze(0).is_err());
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn squeeze(&self, axis: usize) -> Result<Tensor<T>> {
+    pub fn squeeze(&self, axis: impl Dim) -> Result<Tensor<T>> {
         let mut shape = self.shape();
-        match shape.get(axis) {
-            Some(1) => {}
-            Some(&size) => {
-                return Err(TensorError::argument(
-                    "squeeze",
-                    format!("axis {axis} of shape {shape:?} has size {size}, not 1"),
-                ));
-            }
-            None => {
-                return Err(TensorError::argument(
-                    "squeeze",
-                    format!("axis {axis} is out of range for shape {shape:?}"),
-                ));
-            }
+        let axis = crate::dim::resolve("squeeze", axis, &shape)?;
+        if shape[axis] != 1 {
+            return Err(TensorError::argument(
+                "squeeze",
+                format!("axis {axis} of shape {shape:?} has size {}, not 1", shape[axis]),
+            ));
         }
         shape.remove(axis);
         self.reshape(&shape)
     }
 
-    /// A new size-1 axis inserted at position `axis` (`0..=ndim`).
+    /// A new size-1 axis inserted at position `axis` (`0..=ndim`, or
+    /// `-ndim-1..0` counting from the back, as in PyTorch's `x.unsqueeze(dim)`:
+    /// `-1` appends).
     ///
     /// ```
     /// use tensor::Tensor;
@@ -81,17 +82,9 @@ impl<T: Element> Tensor<T> {
     /// assert_eq!(x.unsqueeze(2)?.shape(), vec![3, 4, 1]);
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn unsqueeze(&self, axis: usize) -> Result<Tensor<T>> {
+    pub fn unsqueeze(&self, axis: impl Dim) -> Result<Tensor<T>> {
         let mut shape = self.shape();
-        if axis > shape.len() {
-            return Err(TensorError::argument(
-                "unsqueeze",
-                format!(
-                    "axis {axis} is out of range for shape {shape:?}: a new axis goes at 0..={}",
-                    shape.len()
-                ),
-            ));
-        }
+        let axis = crate::dim::resolve_in("unsqueeze", axis, shape.len() + 1, &shape)?;
         shape.insert(axis, 1);
         self.reshape(&shape)
     }

@@ -13,7 +13,7 @@
 //!
 //! Gradient checks: `tests/gradcheck_shape.rs`.
 
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::IxDyn;
 
 impl<T: Element> Tensor<T> {
@@ -49,24 +49,21 @@ impl<T: Element> Tensor<T> {
         }))
     }
 
-    /// The axes reordered: axis `i` of the result is axis `axes[i]` of `self`.
-    pub fn permute(&self, axes: &[usize]) -> Result<Tensor<T>> {
-        let ndim = self.ndim();
+    /// The axes reordered: axis `i` of the result is axis `axes[i]` of `self`
+    /// (PyTorch's `x.permute(dims)`; a negative axis counts from the back).
+    pub fn permute(&self, axes: &[impl Dim]) -> Result<Tensor<T>> {
+        let shape = self.shape();
+        let ndim = shape.len();
+        let axes = crate::dim::resolve_all("permute", axes, &shape)?;
         let mut seen = vec![false; ndim];
-        let valid = axes.len() == ndim
-            && axes
-                .iter()
-                .all(|&a| a < ndim && !std::mem::replace(&mut seen[a], true));
+        let valid = axes.len() == ndim && axes.iter().all(|&a| !std::mem::replace(&mut seen[a], true));
         if !valid {
             return Err(TensorError::argument(
                 "permute",
-                format!(
-                    "{axes:?} is not a permutation of the {ndim} axes of shape {:?}",
-                    self.shape()
-                ),
+                format!("{axes:?} is not a permutation of the {ndim} axes of shape {shape:?}"),
             ));
         }
-        let out = self.array().permuted_axes(IxDyn(axes));
+        let out = self.array().permuted_axes(IxDyn(&axes));
         let mut inverse = vec![0; ndim];
         for (i, &a) in axes.iter().enumerate() {
             inverse[a] = i;
@@ -77,21 +74,21 @@ impl<T: Element> Tensor<T> {
         }))
     }
 
-    /// Axes `a` and `b` swapped (a view).
-    pub fn transpose(&self, a: usize, b: usize) -> Result<Tensor<T>> {
-        let ndim = self.ndim();
-        if a >= ndim || b >= ndim {
-            return Err(TensorError::argument(
-                "transpose",
-                format!("axes ({a}, {b}) out of range for shape {:?}", self.shape()),
-            ));
-        }
-        let mut axes: Vec<usize> = (0..ndim).collect();
+    /// Axes `a` and `b` swapped (a view). PyTorch's `x.transpose(a, b)`; a
+    /// negative axis counts from the back.
+    pub fn transpose(&self, a: impl Dim, b: impl Dim) -> Result<Tensor<T>> {
+        let shape = self.shape();
+        let (a, b) = (
+            crate::dim::resolve("transpose", a, &shape)?,
+            crate::dim::resolve("transpose", b, &shape)?,
+        );
+        let mut axes: Vec<usize> = (0..shape.len()).collect();
         axes.swap(a, b);
         self.permute(&axes)
     }
 
-    /// The last two axes swapped: the matrix transpose, batched.
+    /// The last two axes swapped: the matrix transpose, batched (PyTorch's
+    /// `x.mT`; its `x.t()` takes 2-D tensors only).
     pub fn t(&self) -> Result<Tensor<T>> {
         let ndim = self.ndim();
         if ndim < 2 {

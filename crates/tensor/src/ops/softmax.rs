@@ -44,7 +44,7 @@
 //! Gradient checks: `tests/gradcheck_elementwise.rs`.
 
 use crate::kernels::PARALLEL_THRESHOLD;
-use crate::{Element, Result, Tensor, TensorError};
+use crate::{Dim, Element, Result, Tensor};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMut1, Axis, Zip};
 
 /// Softmax (or log-softmax) of every lane of `x` along `axis`.
@@ -74,23 +74,14 @@ fn softmax_lanes<T: Element>(x: ArrayViewD<'_, T>, axis: usize, log: bool) -> Ar
 }
 
 impl<T: Element> Tensor<T> {
-    /// Checks that `axis` is an axis of this tensor.
-    fn check_softmax_axis(&self, op: &'static str, axis: usize) -> Result<()> {
-        let shape = self.shape();
-        if axis >= shape.len() {
-            return Err(TensorError::argument(
-                op,
-                format!(
-                    "axis {axis} is out of range for shape {shape:?} ({} dimensions)",
-                    shape.len()
-                ),
-            ));
-        }
-        Ok(())
+    /// Checks that `axis` is an axis of this tensor; returns it resolved.
+    fn check_softmax_axis(&self, op: &'static str, axis: impl Dim) -> Result<usize> {
+        crate::dim::resolve(op, axis, &self.shape())
     }
 
     /// The softmax along `axis`: every lane along it becomes positive values
-    /// summing to 1. Stable for any finite input.
+    /// summing to 1. Stable for any finite input. PyTorch's
+    /// `torch.softmax(x, dim)`; a negative axis counts from the back.
     ///
     /// ```
     /// use tensor::Tensor;
@@ -100,8 +91,8 @@ impl<T: Element> Tensor<T> {
     /// assert!(x.softmax(2).is_err());
     /// # Ok::<(), tensor::TensorError>(())
     /// ```
-    pub fn softmax(&self, axis: usize) -> Result<Tensor<T>> {
-        self.check_softmax_axis("softmax", axis)?;
+    pub fn softmax(&self, axis: impl Dim) -> Result<Tensor<T>> {
+        let axis = self.check_softmax_axis("softmax", axis)?;
         let out = softmax_lanes(self.read().view(), axis, false);
         // x̄ = y ⊙ (ȳ − Σ_axis(ȳ ⊙ y))   (derived in the module documentation)
         Ok(Tensor::from_op("softmax", &[self], out, move |ctx| {
@@ -112,9 +103,10 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The logarithm of the softmax along `axis`, computed directly (so it
-    /// stays finite where `softmax` underflows to 0).
-    pub fn log_softmax(&self, axis: usize) -> Result<Tensor<T>> {
-        self.check_softmax_axis("log_softmax", axis)?;
+    /// stays finite where `softmax` underflows to 0). PyTorch's
+    /// `torch.log_softmax(x, dim)`; a negative axis counts from the back.
+    pub fn log_softmax(&self, axis: impl Dim) -> Result<Tensor<T>> {
+        let axis = self.check_softmax_axis("log_softmax", axis)?;
         let out = softmax_lanes(self.read().view(), axis, true);
         // x̄ = ȳ − softmax(x) ⊙ Σ_axis ȳ, with softmax(x) = e^y
         Ok(Tensor::from_op("log_softmax", &[self], out, move |ctx| {

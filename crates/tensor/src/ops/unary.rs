@@ -8,14 +8,21 @@
 //! y = −x, c − x        dy/dx = −1
 //! y = x + c, x − c     dy/dx = 1
 //! y = c·x, x/c         dy/dx = c, 1/c
+//! y = c/x              dy/dx = −c/x² = −y/x
 //! y = x²               dy/dx = 2x
 //! y = xᵖ               dy/dx = p·xᵖ⁻¹
 //! y = eˣ               dy/dx = eˣ = y          (the output is the derivative)
 //! y = ln x             dy/dx = 1/x
 //! y = √x               dy/dx = 1/(2√x) = 1/(2y)
 //! y = |x|              dy/dx = sign(x)         (0 at x = 0)
-//! y = clamp(x, a, b)   dy/dx = [a ≤ x ≤ b]
+//! y = clamp(x, a, b)   dy/dx = [a ≤ x ≤ b]     (clamp_min: [x ≥ a], clamp_max: [x ≤ b])
 //! ```
+//!
+//! Names against PyTorch's: `powf(p)` is `x ** p` / `torch.pow(x, p)` with a
+//! scalar `p` (a tensor exponent is [`Tensor::pow`] in `binary.rs`);
+//! `rsub_scalar(c)` is `c - x`, `rdiv_scalar(c)` is `c / x`; `add_scalar`,
+//! `sub_scalar`, `mul_scalar`, `div_scalar` are `x + c`, `x - c`, `x * c`,
+//! `x / c`.
 //!
 //! Where the derivative is cheapest in terms of the output (`exp`, `sqrt`),
 //! the backward uses the output tensor: that saves recomputing it, and since
@@ -25,7 +32,7 @@
 //! derivative is zero, which is right everywhere except at the kinks, where
 //! the op has no derivative anyway.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::map;
 use crate::{Element, Result, Tensor, TensorError};
@@ -83,6 +90,25 @@ impl<T: Element> Tensor<T> {
         self.unary_op("rsub_scalar", move |x| c - x, |_, _, g| Ok(g.neg()))
     }
 
+    /// `c / self` for a scalar `c` (division with the operands reversed,
+    /// PyTorch's `c / x`).
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![2.0, -4.0], &[2])?;
+    /// assert_eq!(x.rdiv_scalar(1.0).to_vec(), vec![0.5, -0.25]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn rdiv_scalar(&self, c: T) -> Tensor<T> {
+        // d(c/x)/dx = −c/x² = −y/x, written through the output y (a node of
+        // the graph) so that the backward stays differentiable.
+        self.unary_op(
+            "rdiv_scalar",
+            move |x| c / x,
+            |x, y, g| Ok(g.mul(y)?.div(x)?.neg()),
+        )
+    }
+
     /// `self / c` for a scalar `c`.
     pub fn div_scalar(&self, c: T) -> Tensor<T> {
         // d(x/c)/dx = 1/c. Dividing (rather than multiplying by a rounded
@@ -90,7 +116,7 @@ impl<T: Element> Tensor<T> {
         self.unary_op("div_scalar", move |x| x / c, move |_, _, g| Ok(g.div_scalar(c)))
     }
 
-    /// `self²` elementwise.
+    /// `self²` elementwise (PyTorch's `torch.square`).
     pub fn square(&self) -> Tensor<T> {
         // d(x²)/dx = 2x
         self.unary_op(
@@ -100,7 +126,8 @@ impl<T: Element> Tensor<T> {
         )
     }
 
-    /// `selfᵖ` elementwise for a scalar exponent `p`.
+    /// `selfᵖ` elementwise for a scalar exponent `p` (PyTorch's `x ** p`,
+    /// `torch.pow(x, p)`; for a tensor exponent see [`pow`](Self::pow)).
     ///
     /// For a non-integer `p` the base must be positive (a negative base
     /// gives NaN, as in `f64::powf`).
@@ -163,7 +190,9 @@ impl<T: Element> Tensor<T> {
         )
     }
 
-    /// Each value limited to `[min, max]`. NaN stays NaN.
+    /// Each value limited to `[min, max]`. NaN stays NaN. PyTorch's
+    /// `torch.clamp(x, min, max)`; with one bound, see
+    /// [`clamp_min`](Self::clamp_min) and [`clamp_max`](Self::clamp_max).
     ///
     /// Fails if `min > max` (or either is NaN).
     ///
@@ -184,6 +213,50 @@ impl<T: Element> Tensor<T> {
                 ),
             ));
         }
+        Ok(self.clamp_between("clamp", min, max))
+    }
+
+    /// Each value raised to at least `min` (PyTorch's `torch.clamp(x, min=min)`,
+    /// `clamp_min`). NaN stays NaN; a NaN bound is an error.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![-2.0, 0.5, 3.0], &[3])?;
+    /// assert_eq!(x.clamp_min(0.0)?.to_vec(), vec![0.0, 0.5, 3.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn clamp_min(&self, min: T) -> Result<Tensor<T>> {
+        self.check_bound("clamp_min", min)?;
+        Ok(self.clamp_between("clamp_min", min, T::infinity()))
+    }
+
+    /// Each value lowered to at most `max` (PyTorch's `torch.clamp(x, max=max)`,
+    /// `clamp_max`). NaN stays NaN; a NaN bound is an error.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![-2.0, 0.5, 3.0], &[3])?;
+    /// assert_eq!(x.clamp_max(1.0)?.to_vec(), vec![-2.0, 0.5, 1.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn clamp_max(&self, max: T) -> Result<Tensor<T>> {
+        self.check_bound("clamp_max", max)?;
+        Ok(self.clamp_between("clamp_max", T::neg_infinity(), max))
+    }
+
+    fn check_bound(&self, op: &'static str, bound: T) -> Result<()> {
+        if bound.is_nan() {
+            return Err(TensorError::argument(
+                op,
+                format!("the bound is NaN; input shape {:?}", self.shape()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The shared body of the clamps, for a valid range (an infinite bound is
+    /// no bound).
+    fn clamp_between(&self, op: &'static str, min: T, max: T) -> Tensor<T> {
         // dy/dx = [min ≤ x ≤ max]: 1 where x passes through, 0 where it was
         // replaced by a bound (a constant mask). Comparisons written so that
         // NaN passes through unchanged instead of becoming a bound.
@@ -196,7 +269,7 @@ impl<T: Element> Tensor<T> {
                 x
             }
         };
-        Ok(self.unary_op("clamp", clamp, move |x, _, g| {
+        self.unary_op(op, clamp, move |x, _, g| {
             let inside = x.constant_map(move |v| {
                 if (min..=max).contains(&v) {
                     T::one()
@@ -205,6 +278,6 @@ impl<T: Element> Tensor<T> {
                 }
             });
             g.mul(&inside)
-        }))
+        })
     }
 }
