@@ -184,3 +184,29 @@ fn a_backward_that_is_not_differentiable_fails_only_gradgradcheck() {
         }
     }
 }
+
+#[test]
+fn gradgradcheck_takes_functions_that_take_a_gradient_themselves() {
+    // f(w) = Σ (∂/∂x Σ tanh(x·w))², a gradient penalty in miniature: f's
+    // own value needs a backward pass with a graph, so gradgradcheck must
+    // not evaluate f with recording off (it once did, to learn the output
+    // shape, and failed with "does not require grad").
+    let x = angles();
+    let w = common::randn(&[3, 2], &mut common::rng(5));
+    let f = |ws: &[Tensor<f64>]| {
+        let x = x.detach().with_requires_grad();
+        let g = tensor::grad(
+            &[x.matmul(&ws[0])?.tanh().sum()],
+            std::slice::from_ref(&x),
+            None,
+            tensor::BackwardOptions::create_graph(),
+        )?;
+        Ok(g[0].square().sum())
+    };
+    for mode in MODES {
+        let options = options(mode);
+        gradcheck(f, std::slice::from_ref(&w), &options).unwrap();
+        gradgradcheck(f, std::slice::from_ref(&w), &options)
+            .unwrap_or_else(|e| panic!("{mode:?}: third derivatives of tanh: {e}"));
+    }
+}

@@ -17,7 +17,7 @@
 //!   from its [`checkpoint`]s, the [`best`] of them kept; [`metrics`] is its
 //!   `metrics.csv`.
 //! * [`sample`]: grids from a trained generator, or arrays of samples
-//!   written as [`npy`] files.
+//!   written as [`npy`] files; [`interpolate`]: walks between latent points.
 //! * [`bench`]: the workloads W1 and W2, timed.
 //! * [`eval`]: what a generator learned, measured by a classifier trained on
 //!   the real data: classifier score, Fréchet distance, class coverage.
@@ -29,6 +29,7 @@ pub mod data;
 pub mod ema;
 pub mod eval;
 pub mod grid;
+pub mod interpolate;
 pub mod metrics;
 pub mod models;
 pub mod npy;

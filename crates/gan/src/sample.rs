@@ -95,6 +95,28 @@ pub fn class_legend(dataset: Dataset) -> String {
         .collect()
 }
 
+/// Checks a requested class (`--digit`) against a run of `model` at `path`
+/// for the command `command`: only class-conditional models take one, and
+/// it must be a class.
+pub fn check_class(
+    command: &'static str,
+    path: &Path,
+    model: ModelKind,
+    class: Option<usize>,
+) -> Result<(), RunError> {
+    let refuse = |detail: String| Err(RunError::Train(TensorError::argument(command, detail)));
+    match class {
+        Some(_) if !model.is_conditional() => refuse(format!(
+            "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {model} run",
+            path.display()
+        )),
+        Some(class) if class >= NUM_CLASSES => {
+            refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What to draw: how many samples, and which class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SampleRequest {
@@ -179,19 +201,7 @@ impl Sampler {
         let config = checkpoint::read_state(&checkpoint)?.config;
         let refuse = |detail: String| Err(RunError::Train(TensorError::argument("sample", detail)));
         let conditional = config.model.is_conditional();
-        match request.class {
-            Some(_) if !conditional => {
-                return refuse(format!(
-                    "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {} run",
-                    path.display(),
-                    config.model
-                ));
-            }
-            Some(class) if class >= NUM_CLASSES => {
-                return refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1));
-            }
-            _ => {}
-        }
+        check_class("sample", path, config.model, request.class)?;
         let per_class_rows = conditional && request.class.is_none();
         let n = request.n.unwrap_or(if per_class_rows { 80 } else { 64 }) as usize;
         if n == 0 || (grid && per_class_rows && n % NUM_CLASSES != 0) {

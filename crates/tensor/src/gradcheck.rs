@@ -34,7 +34,7 @@
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 
-use crate::{BackwardOptions, NoGradGuard, Tensor, TensorError, grad};
+use crate::{BackwardOptions, Tensor, TensorError, grad};
 use ndarray::{ArcArray, Dimension, IxDyn};
 use rand::SeedableRng;
 use std::fmt;
@@ -191,10 +191,9 @@ pub fn gradgradcheck<F>(
 where
     F: Fn(&[Tensor<f64>]) -> crate::Result<Tensor<f64>>,
 {
-    let output_shape = {
-        let _no_grad = NoGradGuard::new();
-        f(inputs)?.shape()
-    };
+    // Recording stays on for this probe too: `f` may take a gradient
+    // itself (a gradient penalty does), which needs a graph.
+    let output_shape = f(inputs)?.shape();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
     let seed = Tensor::<f64>::randn(&output_shape, 0.0, 1.0, &mut rng)?;
     let mut all_inputs = inputs.to_vec();

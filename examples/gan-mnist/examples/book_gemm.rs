@@ -33,7 +33,9 @@
 #[path = "book_common/mod.rs"]
 mod book_common;
 
-use book_common::{Axes, Series, SeriesLabelPosition, images_dir, line_chart};
+use book_common::{
+    Axes, MIN_TRIAL_SECONDS, Series, SeriesLabelPosition, TRIALS, best_seconds, images_dir, line_chart,
+};
 use plotters::style::RGBColor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -53,60 +55,6 @@ const NAIVE_MAX_N: usize = 512;
 /// row-major matrices.
 const WORKLOADS: [(usize, usize, usize); 4] =
     [(64, 784, 1024), (64, 1024, 784), (784, 64, 1024), (64, 100, 256)];
-/// A trial lasts at least this long (CPU time).
-const MIN_TRIAL_SECONDS: f64 = 0.02;
-/// At most this many trials per measurement…
-const TRIALS: usize = 9;
-/// …and no more once a measurement has used this much time, after its
-/// second trial (this keeps the slow loops to a couple of seconds each).
-const BUDGET_SECONDS: f64 = 0.6;
-
-/// The time this thread has spent on a CPU, in seconds.
-#[cfg(target_os = "linux")]
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(
-        status, 0,
-        "CLOCK_THREAD_CPUTIME_ID exists on every Linux since 2.6"
-    );
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-/// Elsewhere the wall clock since the first call stands in.
-#[cfg(not(target_os = "linux"))]
-fn cpu_seconds() -> f64 {
-    use std::sync::OnceLock;
-    static START: OnceLock<std::time::Instant> = OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
-}
-
-/// The best time of one call of `f`, in seconds (see the module comment).
-fn best_seconds(mut f: impl FnMut()) -> f64 {
-    // The first call warms the caches and the gemm's packing buffers, and
-    // says how many calls fill a trial.
-    let start = cpu_seconds();
-    f();
-    let once = (cpu_seconds() - start).max(1e-9);
-    let reps = (MIN_TRIAL_SECONDS / once).ceil().max(1.0) as usize;
-    let (mut best, begun) = (f64::INFINITY, cpu_seconds());
-    for trial in 0..TRIALS {
-        let start = cpu_seconds();
-        for _ in 0..reps {
-            f();
-        }
-        best = best.min((cpu_seconds() - start) / reps as f64);
-        if trial >= 1 && cpu_seconds() - begun > BUDGET_SECONDS {
-            break;
-        }
-    }
-    best
-}
-
 /// `c = a·b` for row-major `a` (m×k), `b` (k×n), `c` (m×n), by the textbook
 /// triple loop: `c[i][j]` is the dot product of row `i` of `a` and column
 /// `j` of `b`, summed in `p` order. The walk down a column of `b` jumps `n`

@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use gan::data::Dataset;
+use gan::interpolate::LatentPath;
 use gan::models::ModelKind;
 use gan::objective::LossKind;
 use gan::sample::Which;
@@ -49,7 +50,7 @@ impl Cli {
     pub fn threads(&self) -> Option<usize> {
         match &self.command {
             Some(Command::Train(args)) => args.threads,
-            Some(Command::Sample(_)) => None,
+            Some(Command::Sample(_)) | Some(Command::Interpolate(_)) => None,
             Some(Command::Bench(args)) => args.threads,
             Some(Command::Eval(args)) => args.threads,
             Some(Command::Classifier(ClassifierCommand::Train(args))) => args.threads,
@@ -66,6 +67,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Draw a grid of samples from a trained generator.
     Sample(SampleArgs),
+    /// Walk between pairs of latent points: a grid (one walk per row) as a
+    /// PNG, and the walks as an animated GIF.
+    Interpolate(InterpolateArgs),
     /// Time the workloads W1 (mlp), W2 (dcgan) or wgan-gp: one JSON line each.
     Bench(BenchArgs),
     /// Measure a trained generator: classifier score, Fréchet distance,
@@ -299,6 +303,40 @@ pub struct SampleArgs {
     /// …). A name ending in .npy writes every sample as one float32 NumPy
     /// array [n, 1, H, W] in the model's pixel range ([-1, 1]; [0, 1] for
     /// tutorial), a conditional model's sample i of class i mod 10.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `gan-mnist interpolate`.
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    /// A run folder (its newest checkpoint) or one checkpoint folder.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Walks, one per row of the grid.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=gan::interpolate::MAX_PAIRS as u64))]
+    pub pairs: u64,
+    /// Points per walk, both end points included (the grid's columns and
+    /// the GIF's frames).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=gan::interpolate::MAX_STEPS as u64))]
+    pub steps: u64,
+    /// spherical (slerp: stays where the Gaussian noise lives) or linear
+    /// (the straight line, which passes closer to 0).
+    #[arg(long, default_value = "spherical")]
+    pub path: LatentPath,
+    /// Conditional models: walk every row with this digit (or
+    /// Fashion-MNIST class, 0–9) [default: row r draws class r mod 10].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=9))]
+    pub digit: Option<u64>,
+    /// Seed of the end points.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which checkpoint of a run folder: latest, or best (lowest Fréchet
+    /// distance at an epoch end).
+    #[arg(long, default_value = "latest")]
+    pub which: Which,
+    /// The PNG to write; the animation goes beside it with the extension
+    /// .gif (and a conditional model's row legend with .txt).
     #[arg(long)]
     pub out: PathBuf,
 }

@@ -10,6 +10,7 @@
 //! gan-mnist train --r1 10 --spectral-norm     regularise the discriminator
 //! gan-mnist train --model cgan                train a class-conditional GAN
 //! gan-mnist sample --checkpoint runs/cgan --digit 7 --out sevens.png
+//! gan-mnist interpolate --checkpoint runs/dcgan --out walk.png   walks between latent points (+ walk.gif)
 //! gan-mnist bench --workload mlp --threads 2  time the workloads, JSON lines
 //! gan-mnist eval --checkpoint runs/dcgan      classifier score, Fréchet distance, digit shares
 //! gan-mnist classifier train                  train the judge that eval uses
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
             Some(Command::Train(args)) => train(*args),
             Some(Command::Sample(args)) => sample(args),
             Some(Command::Bench(args)) => bench(args),
+            Some(Command::Interpolate(args)) => commands::interpolate::interpolate(args),
             Some(Command::Eval(args)) => commands::eval::eval(args),
             Some(Command::Classifier(ClassifierCommand::Train(args))) => commands::classifier::train(args),
             None => train(cli.train),

@@ -2,44 +2,14 @@
 //! byte by byte, and by NumPy in an `--ignored` test), or several grids.
 
 mod common;
-use common::shared_mnist;
+use common::{gan_mnist_ok as gan_mnist, tiny_run};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gan_mnist(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gan-mnist"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+use std::process::Command;
 
 /// A folder with an `mlp` run trained for 2 steps.
 fn trained_run(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gan-mnist-sample-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mnist = shared_mnist();
-    gan_mnist(&[
-        "train",
-        "--model",
-        "mlp",
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "16",
-        "--quality-samples",
-        "0",
-        "--no-progress",
-        "--name",
-        "run",
-        "--data-dir",
-        mnist.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    dir
+    tiny_run("mlp", &format!("sample-{name}"))
 }
 
 /// The header text and values of a float32 `.npy` file.

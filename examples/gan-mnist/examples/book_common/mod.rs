@@ -151,3 +151,64 @@ where
         .draw()
         .map_err(|e| e.to_string())
 }
+
+// ── Timing (book_gemm, book_double_backward) ──
+
+/// A trial lasts at least this long (CPU time).
+pub const MIN_TRIAL_SECONDS: f64 = 0.02;
+/// At most this many trials per measurement…
+pub const TRIALS: usize = 9;
+/// …and no more once a measurement has used this much time, after its
+/// second trial (this keeps the slow loops to a couple of seconds each).
+pub const BUDGET_SECONDS: f64 = 0.6;
+
+/// The time this thread has spent on a CPU, in seconds.
+#[cfg(target_os = "linux")]
+pub fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(
+        status, 0,
+        "CLOCK_THREAD_CPUTIME_ID exists on every Linux since 2.6"
+    );
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Elsewhere the wall clock since the first call stands in.
+#[cfg(not(target_os = "linux"))]
+pub fn cpu_seconds() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+}
+
+/// The best time of one call of `f`, in seconds: trials of at least
+/// [`MIN_TRIAL_SECONDS`] of this thread's CPU time, each repeating `f`
+/// enough times, and the best trial counts. On a shared machine other
+/// processes only ever slow a trial down, and while the scheduler runs
+/// another process this thread's clock stands still, so the best trial is
+/// the nearest to what the code can do.
+pub fn best_seconds(mut f: impl FnMut()) -> f64 {
+    // The first call warms the caches and the gemm's packing buffers, and
+    // says how many calls fill a trial.
+    let start = cpu_seconds();
+    f();
+    let once = (cpu_seconds() - start).max(1e-9);
+    let reps = (MIN_TRIAL_SECONDS / once).ceil().max(1.0) as usize;
+    let (mut best, begun) = (f64::INFINITY, cpu_seconds());
+    for trial in 0..TRIALS {
+        let start = cpu_seconds();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min((cpu_seconds() - start) / reps as f64);
+        if trial >= 1 && cpu_seconds() - begun > BUDGET_SECONDS {
+            break;
+        }
+    }
+    best
+}

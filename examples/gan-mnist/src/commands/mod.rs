@@ -1,7 +1,9 @@
-//! The subcommands that measure quality: `eval` and `classifier train`.
+//! Subcommands: the ones that measure quality (`eval`, `classifier
+//! train`) and the latent walk (`interpolate`).
 
 pub mod classifier;
 pub mod eval;
+pub mod interpolate;
 
 use gan::data::{self, Dataset, ImageSet, Split};
 use std::path::Path;
