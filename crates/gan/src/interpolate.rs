@@ -263,7 +263,7 @@ pub fn latent_walk(path: &Path, request: WalkRequest) -> Result<Walk, RunError> 
     let frames = (0..steps)
         .map(|k| {
             let at_k: Vec<usize> = (0..pairs).map(|row| row * steps + k).collect();
-            Ok(grid::image_grid(&images.index_select(&at_k)?, columns, range)?)
+            Ok(grid::image_grid(&images.index_select(0, &at_k)?, columns, range)?)
         })
         .collect::<Result<Vec<_>, RunError>>()?;
     Ok(Walk {
