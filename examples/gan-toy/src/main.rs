@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! gan-toy                                       ring8, the default settings: covers the ring
-//! gan-toy --dataset grid25 --steps 4000         another data set
-//! gan-toy --lr-g 1e-2 --out runs-toy/collapse   a setting that collapses (see docs chapter 5)
+//! gan-toy --dataset grid25                      another data set
+//! gan-toy --noise-dim 16 --no-minibatch-std --seed 1   the pre-#17 defaults: mode collapse
+//! gan-toy --d-steps 5 --lr-d 5e-3               a discriminator too strong (see docs chapter 5)
 //! gan-toy --loss lsgan                          another loss
 //! ```
 //!
@@ -22,7 +23,14 @@ use std::time::Instant;
 /// (grey), generated points (green), and the discriminator's score as the
 /// background (blue: "fake", white: "cannot tell", red: "real").
 #[derive(Debug, Parser)]
-#[command(name = "gan-toy", version, allow_negative_numbers = true)]
+// args_override_self: a flag given twice takes its last value, so that a
+// setting can be spelled out and then varied (chapter 5's screens).
+#[command(
+    name = "gan-toy",
+    version,
+    allow_negative_numbers = true,
+    args_override_self = true
+)]
 struct Cli {
     /// The data set.
     #[arg(long, value_enum, default_value_t = Toy::Ring8)]
@@ -60,13 +68,20 @@ struct Cli {
     /// Units per hidden layer (three hidden layers in each network).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     hidden: u64,
-    /// Length of the generator's noise vector.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// Length of the generator's noise vector (16, with --no-minibatch-std,
+    /// is the pre-#17 default that collapses).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
     noise_dim: u64,
-    /// Give the discriminator the batch's spread as a third input (a fix
-    /// for mode collapse: a collapsed batch is visibly too narrow).
-    #[arg(long)]
+    /// Give the discriminator the batch's spread as a third input: the
+    /// default (a collapsed batch is visibly too narrow); the flag is
+    /// accepted so that older commands still run.
+    #[arg(long, overrides_with = "no_minibatch_std")]
     minibatch_std: bool,
+    /// D sees single points only, without the batch's spread: the plain
+    /// GAN, which collapses far more often (see docs chapter 5). Of this
+    /// and --minibatch-std, the last one given counts.
+    #[arg(long, overrides_with = "minibatch_std")]
+    no_minibatch_std: bool,
     /// Seed of every random draw; same seed and threads, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -122,7 +137,7 @@ fn train(cli: Cli) -> Result<(), String> {
         loss: cli.loss,
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
-        minibatch_std: cli.minibatch_std,
+        minibatch_std: cli.minibatch_std || !cli.no_minibatch_std,
         seed: cli.seed,
     };
     config.validate().map_err(|e| e.to_string())?;
