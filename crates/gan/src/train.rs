@@ -24,7 +24,7 @@
 
 use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::ema::{Ema, GeneratorKind};
-use crate::models::{GanModel, ModelKind, RECIPE};
+use crate::models::{GanModel, ModelKind, RECIPE, Recipe, TUTORIAL_RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use crate::r1::R1;
 use nn::{Adam, AdamConfig, Module, Optimizer};
@@ -86,7 +86,9 @@ impl TrainConfig {
     /// `shared/workloads.md` (batch 64, Adam lr 2e-4, betas (0.5, 0.999),
     /// BCE, one discriminator step per generator step), except for
     /// `wgan-gp`, which gets the WGAN-GP paper's: the `wgan-gp` loss, Adam
-    /// lr 1e-4, betas (0, 0.9), five critic steps per generator step.
+    /// lr 1e-4, betas (0, 0.9), five critic steps per generator step, and
+    /// for `dcgan-global` and `tutorial`, which train with their recipes
+    /// ([`RECIPE`], [`TUTORIAL_RECIPE`]).
     pub fn new(model: ModelKind) -> Self {
         let (loss, lr, betas, d_steps) = match model {
             ModelKind::WganGp => (LossKind::WganGp, 1e-4, (0.0, 0.9), 5),
@@ -111,16 +113,23 @@ impl TrainConfig {
             ema: None,
         };
         match model {
-            ModelKind::DcganGlobal => TrainConfig {
-                lr_g: RECIPE.lr_g,
-                lr_d: RECIPE.lr_d,
-                batch_size: RECIPE.batch_size,
-                epochs: RECIPE.epochs,
-                label_smoothing: RECIPE.label_smoothing,
-                ema: Some(RECIPE.ema),
-                ..config
-            },
+            ModelKind::DcganGlobal => config.with_recipe(&RECIPE),
+            ModelKind::Tutorial => config.with_recipe(&TUTORIAL_RECIPE),
             _ => config,
+        }
+    }
+
+    /// These settings with `recipe`'s learning rates, batch size, epochs,
+    /// label smoothing and averaged generator.
+    fn with_recipe(self, recipe: &Recipe) -> Self {
+        TrainConfig {
+            lr_g: recipe.lr_g,
+            lr_d: recipe.lr_d,
+            batch_size: recipe.batch_size,
+            epochs: recipe.epochs,
+            label_smoothing: recipe.label_smoothing,
+            ema: Some(recipe.ema),
+            ..self
         }
     }
 

@@ -3,10 +3,17 @@
 //! Before issue #18 it did: its samples were a few stroke blobs, and after
 //! one epoch (937 steps) the judge put all but a handful of 1,000 samples
 //! in one class (1 of 10 digits seen, seed 0; 3 after 2 epochs, 5 after
-//! 5). With BatchNorm in the generator it spreads out from the start: 9 of
-//! 10 after 1,000 steps with the seed below (7–9 between steps 800 and
-//! 1,200, measured every 100 steps). The threshold of 6 leaves room for
-//! that wobble, and for a different thread count, which changes the bits.
+//! 5). With BatchNorm in the generator and its recipe (label smoothing 0.1,
+//! samples from the averaged generator, `TrainConfig::new`'s defaults) it
+//! spreads out within the first thousand steps. Measured every 100 steps
+//! on 2 threads (the judge's count of digits that are at least 1% of 1,000
+//! samples): seed 1 saw 2 at step 300, 6 at 400–500, then 7, 9, 5, 7 at
+//! steps 600–900, 9 at 1,000 and 10 at 1,100–1,200; seed 0 saw 8 or 9 from
+//! step 600 on. Early on the count still swings by a few digits from one
+//! hundred steps to the next, so "8 digits after a few hundred steps" would
+//! be a coin toss; after 1,000 steps the threshold of 7 leaves room for
+//! that swing (and for another thread count, which changes the bits) while
+//! failing a relapse into the old collapse (1–5 digits).
 
 mod data_common;
 
@@ -21,7 +28,7 @@ const STEPS: u64 = 1000;
 /// Samples the judge classifies after it.
 const SAMPLES: usize = 1000;
 /// How many of the ten digits must each be at least 1% of the samples.
-const MIN_DIGITS: usize = 6;
+const MIN_DIGITS: usize = 7;
 
 fn mnist(split: Split) -> ImageSet {
     let dir = data_common::shared_data().join("mnist");

@@ -10,21 +10,10 @@ use gan::sample::Which;
 use gan::train::TrainConfig;
 use std::path::{Path, PathBuf};
 
-/// Epochs of a run when --epochs is not given (dcgan-global: its recipe's).
+/// Epochs of a run when --epochs is not given, for the models without a
+/// recipe of their own (`dcgan-global` and `tutorial` take their recipe's,
+/// `gan::models::RECIPE` and `gan::models::TUTORIAL_RECIPE`).
 pub const DEFAULT_EPOCHS: usize = 2;
-
-/// Epochs of a `tutorial` run when --epochs is not given: its fully
-/// connected networks need more passes than the default model to draw every
-/// digit, and an epoch of theirs costs a fraction of a `dcgan` epoch.
-pub const TUTORIAL_EPOCHS: usize = 10;
-
-/// The epochs `model` trains for when --epochs is not given.
-pub fn default_epochs(model: ModelKind) -> usize {
-    match model {
-        ModelKind::Tutorial => TUTORIAL_EPOCHS,
-        _ => DEFAULT_EPOCHS,
-    }
-}
 
 /// Train GANs on MNIST with a deep-learning engine written from scratch.
 ///
@@ -150,7 +139,8 @@ pub struct TrainArgs {
     /// judging the whole digit; its defaults are the quality recipe:
     /// --batch-size 32 --lr-g 4e-4 --lr-d 1e-4 --label-smoothing 0.1
     /// --ema 0.999), mlp (W1), dcgan (W2), tutorial (the Keras tutorial's
-    /// model, fixed), cgan / cgan-conv (class-conditional mlp / dcgan), or
+    /// model, fixed; its defaults: --epochs 15 --label-smoothing 0.1
+    /// --ema 0.999), cgan / cgan-conv (class-conditional mlp / dcgan), or
     /// wgan-gp (dcgan with a BatchNorm-free critic; its defaults are the
     /// WGAN-GP paper's: --loss wgan-gp --lr 1e-4 --beta1 0 --beta2 0.9 --d-steps 5).
     #[arg(long, default_value = "dcgan-global")]
@@ -158,8 +148,8 @@ pub struct TrainArgs {
     /// mnist or fashion.
     #[arg(long, default_value = "mnist")]
     pub dataset: Dataset,
-    /// Passes over the 60,000 training images [default: 2; 10 for tutorial;
-    /// dcgan-global: 2 at batch 32].
+    /// Passes over the 60,000 training images [default: 2; 15 for
+    /// tutorial; dcgan-global: 2 at batch 32].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Stop after this many generator steps in all.
@@ -188,7 +178,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub d_steps: Option<usize>,
     /// One-sided label smoothing (0.1 makes real targets 0.9) [default: 0;
-    /// 0.1 for dcgan-global].
+    /// 0.1 for dcgan-global and tutorial].
     #[arg(long)]
     pub label_smoothing: Option<f64>,
     /// bce (non-saturating), lsgan, hinge or wgan-gp [default: bce; wgan-gp for wgan-gp].
@@ -238,7 +228,7 @@ pub struct TrainArgs {
     /// Average the generator's weights (exponential moving average with
     /// this decay, warmed up) and draw every grid, per-epoch check, sample
     /// and eval from the average; 0 turns it off [default: 0; 0.999 for
-    /// dcgan-global].
+    /// dcgan-global and tutorial].
     #[arg(long, value_name = "DECAY")]
     pub ema: Option<f64>,
     /// The discriminator's regularisers (R1, spectral norm).
@@ -367,8 +357,8 @@ impl TrainArgs {
             model: self.model,
             dataset: self.dataset,
             epochs: self.epochs.unwrap_or(match self.model {
-                ModelKind::DcganGlobal => defaults.epochs,
-                model => default_epochs(model),
+                ModelKind::DcganGlobal | ModelKind::Tutorial => defaults.epochs,
+                _ => DEFAULT_EPOCHS,
             }),
             max_steps: self.max_steps,
             batch_size: self.batch_size.unwrap_or(defaults.batch_size),

@@ -406,18 +406,36 @@ fn the_default_model_has_the_quality_recipe_and_which_best_needs_an_epoch() {
 }
 
 #[test]
-fn tutorial_trains_ten_epochs_by_default_and_the_others_two() {
+fn tutorial_trains_with_its_recipe_by_default_and_the_others_two_epochs() {
     let out_dir = std::env::temp_dir().join(format!("gan-mnist-cli-epochs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
-    let epochs = |name: &str, extra: &[&str]| {
+    let config = |name: &str, extra: &[&str]| {
         train_briefly(&out_dir, name, &[&["--max-steps", "1"][..], extra].concat());
-        saved_config(&out_dir.join(name))["epochs"].as_u64()
+        saved_config(&out_dir.join(name))
     };
-    assert_eq!(epochs("tutorial", &["--model", "tutorial"]), Some(10));
+    let tutorial = config("tutorial", &["--model", "tutorial"]);
     assert_eq!(
-        epochs("tutorial-3", &["--model", "tutorial", "--epochs", "3"]),
-        Some(3)
+        tutorial["epochs"].as_u64(),
+        Some(gan::models::TUTORIAL_RECIPE.epochs as u64)
     );
-    assert_eq!(epochs("mlp", &["--model", "mlp"]), Some(2));
+    assert_eq!(tutorial["ema"].as_f64(), Some(0.999));
+    assert_eq!(tutorial["label_smoothing"].as_f64(), Some(0.1));
+    let flags = config(
+        "tutorial-3",
+        &[
+            "--model",
+            "tutorial",
+            "--epochs",
+            "3",
+            "--ema",
+            "0",
+            "--label-smoothing",
+            "0",
+        ],
+    );
+    assert_eq!(flags["epochs"].as_u64(), Some(3));
+    assert!(flags["ema"].is_null(), "--ema 0 turns the average off: {flags}");
+    assert_eq!(flags["label_smoothing"].as_f64(), Some(0.0));
+    assert_eq!(config("mlp", &["--model", "mlp"])["epochs"].as_u64(), Some(2));
     std::fs::remove_dir_all(out_dir).unwrap();
 }

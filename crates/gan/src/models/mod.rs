@@ -20,9 +20,9 @@ mod tutorial;
 
 pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
 pub use dcgan::{dcgan, wgan_gp};
-pub use dcgan_global::{GlobalWidths, RECIPE, Recipe, WIDTHS, dcgan_global, dcgan_global_with};
+pub use dcgan_global::{GlobalWidths, RECIPE, WIDTHS, dcgan_global, dcgan_global_with};
 pub use mlp::{mlp, push_leaky_mlp};
-pub use tutorial::tutorial;
+pub use tutorial::{TUTORIAL_RECIPE, tutorial};
 
 use crate::data::BatchOptions;
 use nn::{Module, Sequential};
@@ -30,6 +30,26 @@ use rand::{Rng, RngCore};
 use std::fmt;
 use std::str::FromStr;
 use tensor::{Result, Tensor};
+
+/// The training settings a model comes with, where they differ from the
+/// workloads' (batch 64, Adam 2e-4 on both sides, no smoothing, no
+/// average): `TrainConfig::new` applies them, and a flag given on the
+/// command line overrides each. `dcgan-global` has [`RECIPE`], `tutorial`
+/// [`TUTORIAL_RECIPE`]; each constant's documentation says why its values.
+pub struct Recipe {
+    /// The generator's learning rate.
+    pub lr_g: f64,
+    /// The discriminator's learning rate.
+    pub lr_d: f64,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// One-sided label smoothing (0.1: real targets are 0.9).
+    pub label_smoothing: f64,
+    /// The averaged generator's decay (`ema.rs`).
+    pub ema: f64,
+}
 
 /// What the training loop needs from a GAN model.
 pub trait GanModel: Send + Sync {
