@@ -22,7 +22,7 @@
 //! **BatchNorm.** The averaged copy has BatchNorm layers too, and their
 //! running statistics must describe the averaged copy's own activations,
 //! which differ from the live generator's. They are not averaged; before the
-//! averaged copy draws anything ([`Ema::refresh_statistics`]) it starts from
+//! averaged copy draws anything ([`Ema::refreshed`]) it starts from
 //! the live generator's running statistics and runs
 //! [`RECALIBRATION_BATCHES`] batches of noise through itself in training
 //! mode, so that every BatchNorm's running estimates move to the averaged

@@ -9,7 +9,7 @@
 //! stay border grey.
 //!
 //! Values become bytes by inverting the batch scaling of
-//! [`PixelRange`](crate::data::PixelRange), rounding to the nearest byte with
+//! [`PixelRange`], rounding to the nearest byte with
 //! halves away from zero (`f32::round`):
 //! * [`PixelRange::Symmetric`]: `round((v + 1) · 127.5)`, so −1 ↦ 0, 1 ↦ 255
 //!   and 0 ↦ 128 (127.5 rounds up);

@@ -18,7 +18,7 @@
 //!   `metrics.csv`.
 //! * [`sample`]: grids from a trained generator, or arrays of samples
 //!   written as [`npy`] files; [`interpolate`]: walks between latent points.
-//! * [`bench`]: the workloads W1 and W2, timed.
+//! * [`bench`](mod@bench): the workloads W1 and W2, timed.
 //! * [`eval`]: what a generator learned, measured by a classifier trained on
 //!   the real data: classifier score, Fréchet distance, class coverage.
 

@@ -91,7 +91,7 @@ pub struct ClassifierTrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// The safetensors file to write [default: judge-<dataset>.safetensors].
+    /// The safetensors file to write [default: judge-DATASET.safetensors].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where the dataset files are (default: $MNIST_DIR / $FASHION_MNIST_DIR, then ./data/…).
