@@ -181,8 +181,14 @@ impl Sampler {
         let conditional = config.model.is_conditional();
         match request.class {
             Some(_) if !conditional => {
+                let conditional: Vec<&str> = ModelKind::ALL
+                    .into_iter()
+                    .filter(|kind| kind.is_conditional())
+                    .map(ModelKind::name)
+                    .collect();
                 return refuse(format!(
-                    "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {} run",
+                    "--digit needs a class-conditional model ({}); {} holds a {} run",
+                    conditional.join(", "),
                     path.display(),
                     config.model
                 ));
