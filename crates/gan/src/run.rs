@@ -349,8 +349,7 @@ fn train_until_done(
     let started = Instant::now();
     let config = trainer.config().clone();
     let per_epoch = trainer.steps_per_epoch().max(1);
-    let planned = per_epoch * config.epochs as u64;
-    let total = config.max_steps.map_or(planned, |m| m.min(planned));
+    let total = trainer.total_steps();
     let checkpoints = dir.join("checkpoint");
     let metrics_path = dir.join("metrics.csv");
     let mut metrics_file = std::fs::OpenOptions::new()

@@ -106,10 +106,18 @@ pub fn check_class(
 ) -> Result<(), RunError> {
     let refuse = |detail: String| Err(RunError::Train(TensorError::argument(command, detail)));
     match class {
-        Some(_) if !model.is_conditional() => refuse(format!(
-            "--digit needs a class-conditional model (cgan, cgan-conv); {} holds a {model} run",
-            path.display()
-        )),
+        Some(_) if !model.is_conditional() => {
+            let conditional: Vec<&str> = ModelKind::ALL
+                .into_iter()
+                .filter(|kind| kind.is_conditional())
+                .map(ModelKind::name)
+                .collect();
+            refuse(format!(
+                "--digit needs a class-conditional model ({}); {} holds a {model} run",
+                conditional.join(", "),
+                path.display()
+            ))
+        }
         Some(class) if class >= NUM_CLASSES => {
             refuse(format!("--digit {class} is not a class (0–{})", NUM_CLASSES - 1))
         }

@@ -27,6 +27,7 @@ use crate::ema::{Ema, GeneratorKind};
 use crate::models::{GanModel, ModelKind, RECIPE, Recipe, TUTORIAL_RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use crate::r1::R1;
+use crate::schedule::LinearDecay;
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -79,6 +80,10 @@ pub struct TrainConfig {
     /// discriminator (`nn::SpectralNorm`). (Absent from older runs: off.)
     #[serde(default)]
     pub spectral_norm: bool,
+    /// Linear decay of both learning rates over the last part of the run
+    /// (`schedule.rs`), if any. (Absent from older runs: none.)
+    #[serde(default)]
+    pub lr_decay: Option<LinearDecay>,
 }
 
 impl TrainConfig {
@@ -111,9 +116,10 @@ impl TrainConfig {
             r1: None,
             spectral_norm: false,
             ema: None,
+            lr_decay: None,
         };
         match model {
-            ModelKind::DcganGlobal => config.with_recipe(&RECIPE),
+            ModelKind::DcganGlobal | ModelKind::CganGlobal => config.with_recipe(&RECIPE),
             ModelKind::Tutorial => config.with_recipe(&TUTORIAL_RECIPE),
             _ => config,
         }
@@ -169,6 +175,9 @@ impl TrainConfig {
         }
         if let Some(r1) = &self.r1 {
             r1.validate().or_else(bad)?;
+        }
+        if let Some(decay) = &self.lr_decay {
+            decay.validate().or_else(bad)?;
         }
         Ok(())
     }
@@ -479,6 +488,11 @@ impl Trainer {
     /// finite (or, with anomaly detection on, if any op produced a
     /// non-finite value): the weights then hold the last good values.
     pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
+        if self.config.lr_decay.is_some() {
+            let (lr_g, lr_d) = self.learning_rates();
+            self.opt_g.set_learning_rate(lr_g);
+            self.opt_d.set_learning_rate(lr_d);
+        }
         let mut last_d = None;
         for i in 0..self.config.d_steps {
             // Discriminator: real batch labelled real, fake batch labelled fake.
@@ -575,6 +589,23 @@ impl Trainer {
     /// real batches; a last partial batch is dropped).
     pub fn steps_per_epoch(&self) -> u64 {
         (self.data.len() / self.config.batch_size / self.config.d_steps) as u64
+    }
+
+    /// The generator steps the run is planned to take: its epochs, or
+    /// `max_steps` if that comes first.
+    pub fn total_steps(&self) -> u64 {
+        let planned = self.steps_per_epoch() * self.config.epochs as u64;
+        self.config.max_steps.map_or(planned, |m| m.min(planned))
+    }
+
+    /// The generator's and the discriminator's learning rates as the next
+    /// step will set them (`--lr-decay` lowers them late in the run).
+    pub fn learning_rates(&self) -> (f64, f64) {
+        let factor = self
+            .config
+            .lr_decay
+            .map_or(1.0, |decay| decay.factor(self.step, self.total_steps()));
+        (self.config.lr_g * factor, self.config.lr_d * factor)
     }
 
     /// Which generator [`Trainer::generate_eval`] draws from.

@@ -12,7 +12,7 @@ use nn::Module;
 use rand::SeedableRng;
 use tensor::{Tensor, no_grad};
 
-const CONDITIONAL: [ModelKind; 2] = [ModelKind::Cgan, ModelKind::CganConv];
+const CONDITIONAL: [ModelKind; 3] = [ModelKind::Cgan, ModelKind::CganConv, ModelKind::CganGlobal];
 
 fn build(kind: ModelKind) -> Box<dyn GanModel> {
     let mut model = kind
@@ -89,6 +89,11 @@ fn labels_are_checked_and_the_unlabelled_forward_refuses() {
     }
 }
 
+/// The dotted names of `module`'s parameters, in order.
+fn parameter_names(module: &dyn Module) -> Vec<String> {
+    module.named_parameters().into_iter().map(|(n, _)| n).collect()
+}
+
 #[test]
 fn parameter_names_and_counts() {
     let linear = |i: usize, o: usize| i * o + o;
@@ -102,12 +107,7 @@ fn parameter_names_and_counts() {
         model.discriminator().parameter_count(),
         table + linear(794, 512) + linear(512, 256) + linear(256, 1)
     );
-    let names: Vec<String> = model
-        .discriminator()
-        .named_parameters()
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let names = parameter_names(model.discriminator());
     assert_eq!(
         names,
         [
@@ -130,6 +130,63 @@ fn parameter_names_and_counts() {
         model.discriminator().parameter_count(),
         table + (64 * 16 + 64) + (74 * 128 * 16 + 128) + 2 * 128 + linear(6272, 1)
     );
+    let model = build(ModelKind::CganGlobal);
+    // As dcgan-global, with 10 more inputs to G's Linear; D's label is a
+    // 256-long vector per class, projected onto the global hidden layer.
+    assert_eq!(
+        model.generator().parameter_count(),
+        table + linear(110, 192 * 49) + 2 * 192 + (192 * 96 * 16 + 96) + 2 * 96 + (96 * 16 + 1)
+    );
+    assert_eq!(
+        model.discriminator().parameter_count(),
+        (64 * 16 + 64) + (64 * 128 * 16 + 128) + 2 * 128 + linear(6272, 256) + linear(256, 1) + 10 * 256
+    );
+    let names = parameter_names(model.discriminator());
+    assert_eq!(
+        names[names.len() - 3..],
+        ["output.0.weight", "output.0.bias", "projection.weight"]
+    );
+}
+
+/// The projection discriminator's logit is the unconditional verdict plus
+/// `emb(y)·φ(x)`: with the class vectors zeroed, every class gets the same
+/// score; with class 7's vector set to `v`, class 7's score rises by `v·φ(x)`.
+#[test]
+fn the_projection_adds_the_class_vector_dotted_with_the_features() {
+    let mut model = ModelKind::CganGlobal
+        .build(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    model.set_training(false);
+    let table = model
+        .discriminator()
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n == "projection.weight")
+        .unwrap()
+        .1;
+    table.update_in_place(|a| a.fill(0.0));
+    let image = no_grad(|| model.generate(&noise(1), &[2])).unwrap();
+    let images = Tensor::concat(&[&image, &image], 0).unwrap();
+    let flat = no_grad(|| model.discriminate(&images, &[3, 7])).unwrap().to_vec();
+    assert_eq!(flat[0], flat[1]);
+    // Class 7's vector: c everywhere, so its score moves by c·Σφ(x), linearly
+    // in c, and class 3's does not move.
+    let score_with = |c: f32| {
+        table.update_in_place(|a| {
+            for j in 0..256 {
+                a[&[7, j][..]] = c;
+            }
+        });
+        no_grad(|| model.discriminate(&images, &[3, 7])).unwrap().to_vec()
+    };
+    let (once, twice) = (score_with(0.01), score_with(0.02));
+    assert_eq!((once[0], twice[0]), (flat[0], flat[0]));
+    let (step1, step2) = (once[1] - flat[1], twice[1] - flat[1]);
+    assert!(step1.abs() > 1e-6, "the class vector is ignored");
+    assert!(
+        (step2 - 2.0 * step1).abs() < 1e-4 * step1.abs().max(1.0),
+        "{step1} {step2}"
+    );
 }
 
 /// The current values of the parameter `name` of `module`.
@@ -151,8 +208,13 @@ fn the_label_tables_are_trained() {
         };
         let mut trainer = Trainer::new(config, synthetic_mnist(128, 3).unwrap()).unwrap();
         let table = "label_embedding.weight";
+        // The projection discriminator's class vectors are its label table.
+        let d_table = match kind {
+            ModelKind::CganGlobal => "projection.weight",
+            _ => table,
+        };
         let g_before = values(trainer.model().generator(), table);
-        let d_before = values(trainer.model().discriminator(), table);
+        let d_before = values(trainer.model().discriminator(), d_table);
         for _ in 0..3 {
             trainer.step().unwrap();
         }
@@ -160,7 +222,7 @@ fn the_label_tables_are_trained() {
         // Every row is drawn in 3 batches of 32 uniform labels (a row
         // missed by all has probability 3·0.9⁹⁶ ≈ 1e-4; the seed is fixed).
         let g_after = values(trainer.model().generator(), table);
-        let d_after = values(trainer.model().discriminator(), table);
+        let d_after = values(trainer.model().discriminator(), d_table);
         assert_eq!(changed(&g_before, &g_after), g_before.len(), "{kind} G");
         assert!(changed(&d_before, &d_after) > d_before.len() / 2, "{kind} D");
     }

@@ -68,7 +68,8 @@ fn bad_r1_settings_are_refused_with_the_value_named() {
 
 /// Every model's discriminator gets spectral normalisation on all of its
 /// Linear and Conv2d layers (no raw `weight` of rank ≥ 2 is left but the
-/// class table), still scores a batch, and the generator is untouched.
+/// class tables: a conditional model's label table, a projection
+/// discriminator's class vectors), still scores a batch, and the generator is untouched.
 #[test]
 fn spectral_norm_wraps_every_discriminator() {
     for kind in ModelKind::ALL {
@@ -88,9 +89,8 @@ fn spectral_norm_wraps_every_discriminator() {
         let normalised = names.iter().filter(|n| n.ends_with(".weight_orig")).count();
         assert_eq!(normalised, wrapped, "{kind}: {names:?}");
         assert!(
-            names
-                .iter()
-                .all(|n| n.ends_with(".weight_orig") || n == "label_embedding.weight"),
+            names.iter().all(|n| n.ends_with(".weight_orig")
+                || ["label_embedding.weight", "projection.weight"].contains(&n.as_str())),
             "{kind}: {names:?}"
         );
         assert_eq!(model.generator().named_parameters().len(), generator_before);

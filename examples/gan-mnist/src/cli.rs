@@ -11,8 +11,8 @@ use gan::train::TrainConfig;
 use std::path::{Path, PathBuf};
 
 /// Epochs of a run when --epochs is not given, for the models without a
-/// recipe of their own (`dcgan-global` and `tutorial` take their recipe's,
-/// `gan::models::RECIPE` and `gan::models::TUTORIAL_RECIPE`).
+/// recipe of their own (`cgan-global`, `dcgan-global` and `tutorial` take
+/// their recipe's, `gan::models::RECIPE` and `gan::models::TUTORIAL_RECIPE`).
 pub const DEFAULT_EPOCHS: usize = 2;
 
 /// Train GANs on MNIST with a deep-learning engine written from scratch.
@@ -135,27 +135,30 @@ pub struct EvalArgs {
 /// `gan-mnist train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Which GAN: dcgan-global (the default: W2 widened, its discriminator
-    /// judging the whole digit; its defaults are the quality recipe:
-    /// --batch-size 32 --lr-g 4e-4 --lr-d 1e-4 --label-smoothing 0.1
-    /// --ema 0.999), mlp (W1), dcgan (W2), tutorial (the Keras tutorial's
-    /// model, fixed; its defaults: --epochs 15 --label-smoothing 0.1
-    /// --ema 0.999), cgan / cgan-conv (class-conditional mlp / dcgan), or
-    /// wgan-gp (dcgan with a BatchNorm-free critic; its defaults are the
+    /// Which GAN: cgan-global (the default: class-conditional, it draws the
+    /// digit it is asked for, and sample/eval ask for each digit in turn;
+    /// dcgan-global's networks with the class projected onto the
+    /// discriminator's whole-digit features), dcgan-global (unconditional:
+    /// W2 widened, its discriminator judging the whole digit); both train
+    /// with the quality recipe: --batch-size 32 --lr-g 4e-4 --lr-d 1e-4
+    /// --label-smoothing 0.1 --ema 0.999. Or mlp (W1), dcgan (W2), tutorial
+    /// (the Keras tutorial's model, fixed; its defaults: --epochs 15
+    /// --label-smoothing 0.1 --ema 0.999), cgan / cgan-conv
+    /// (class-conditional mlp / dcgan), or wgan-gp (dcgan with a BatchNorm-free critic; its defaults are the
     /// WGAN-GP paper's: --loss wgan-gp --lr 1e-4 --beta1 0 --beta2 0.9 --d-steps 5).
-    #[arg(long, default_value = "dcgan-global")]
+    #[arg(long, default_value = "cgan-global")]
     pub model: ModelKind,
     /// mnist or fashion.
     #[arg(long, default_value = "mnist")]
     pub dataset: Dataset,
     /// Passes over the 60,000 training images [default: 2; 15 for
-    /// tutorial; dcgan-global: 2 at batch 32].
+    /// tutorial; cgan-global, dcgan-global: 2 at batch 32].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Stop after this many generator steps in all.
     #[arg(long)]
     pub max_steps: Option<u64>,
-    /// Images per batch [default: 64; 32 for dcgan-global].
+    /// Images per batch [default: 64; 32 for cgan-global, dcgan-global].
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Learning rate of both networks (overridden by --lr-g / --lr-d)
@@ -178,7 +181,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub d_steps: Option<usize>,
     /// One-sided label smoothing (0.1 makes real targets 0.9) [default: 0;
-    /// 0.1 for dcgan-global and tutorial].
+    /// 0.1 for cgan-global, dcgan-global and tutorial].
     #[arg(long)]
     pub label_smoothing: Option<f64>,
     /// bce (non-saturating), lsgan, hinge or wgan-gp [default: bce; wgan-gp for wgan-gp].
@@ -228,9 +231,14 @@ pub struct TrainArgs {
     /// Average the generator's weights (exponential moving average with
     /// this decay, warmed up) and draw every grid, per-epoch check, sample
     /// and eval from the average; 0 turns it off [default: 0; 0.999 for
-    /// dcgan-global and tutorial].
+    /// cgan-global, dcgan-global and tutorial].
     #[arg(long, value_name = "DECAY")]
     pub ema: Option<f64>,
+    /// Lower both learning rates in a straight line towards zero over the
+    /// last FRACTION of the run's steps (0.5: the second half), so that
+    /// the players settle instead of circling [default: none].
+    #[arg(long, value_name = "FRACTION")]
+    pub lr_decay: Option<f64>,
     /// The discriminator's regularisers (R1, spectral norm).
     #[command(flatten)]
     pub penalties: PenaltyArgs,
@@ -357,7 +365,7 @@ impl TrainArgs {
             model: self.model,
             dataset: self.dataset,
             epochs: self.epochs.unwrap_or(match self.model {
-                ModelKind::DcganGlobal | ModelKind::Tutorial => defaults.epochs,
+                ModelKind::DcganGlobal | ModelKind::CganGlobal | ModelKind::Tutorial => defaults.epochs,
                 _ => DEFAULT_EPOCHS,
             }),
             max_steps: self.max_steps,
@@ -377,6 +385,10 @@ impl TrainArgs {
             ema: self
                 .ema
                 .map_or(defaults.ema, |decay| (decay != 0.0).then_some(decay)),
+            lr_decay: self
+                .lr_decay
+                .map(|fraction| gan::schedule::LinearDecay { fraction })
+                .or(defaults.lr_decay),
             ..self.penalties.apply(defaults)
         };
         // The dataset size is checked again once it is loaded.

@@ -1,11 +1,11 @@
 //! `gan-mnist`: train a GAN on MNIST and watch digits appear.
 //!
 //! ```text
-//! gan-mnist                                   train the default model (dcgan-global)
+//! gan-mnist                                   train the default model (cgan-global)
 //! gan-mnist train --model dcgan --epochs 5    train with options
 //! gan-mnist train --resume runs/dcgan         continue a stopped run
 //! gan-mnist sample --checkpoint runs/dcgan --out grid.png
-//! gan-mnist sample --checkpoint runs/dcgan-global --which best --out best.png
+//! gan-mnist sample --checkpoint runs/cgan-global --which best --out best.png
 //! gan-mnist sample --checkpoint runs/dcgan --n 10000 --out x.npy   all samples as one NumPy array
 //! gan-mnist train --r1 10 --spectral-norm     regularise the discriminator
 //! gan-mnist train --model cgan                train a class-conditional GAN

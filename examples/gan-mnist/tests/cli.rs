@@ -48,6 +48,10 @@ fn bad_values_are_named() {
             "ema decay must lie in [0, 1), got 1.5",
         ),
         (
+            &["train", "--lr-decay", "1.5"],
+            "lr-decay is the share of the run over which the learning rates fall, in (0, 1]; got 1.5",
+        ),
+        (
             &[
                 "sample",
                 "--checkpoint",
@@ -213,7 +217,7 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     ]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("--digit needs a class-conditional model (cgan, cgan-conv)"),
+        stderr(&out).contains("--digit needs a class-conditional model (cgan, cgan-conv, cgan-global)"),
         "{}",
         stderr(&out)
     );
@@ -359,9 +363,9 @@ fn the_default_model_has_the_quality_recipe_and_which_best_needs_an_epoch() {
         assert!(out.status.success(), "{}", stderr(&out));
         saved_config(&out_dir.join(name))
     };
-    // No subcommand, no flags: dcgan-global with its recipe.
+    // No subcommand, no flags: the class-conditional cgan-global with its recipe.
     let config = run("default", &[]);
-    assert_eq!(config["model"], "dcgan-global");
+    assert_eq!(config["model"], "cgan-global");
     assert_eq!(config["batch_size"], 32);
     assert_eq!(
         (config["lr_g"].as_f64(), config["lr_d"].as_f64()),
@@ -372,6 +376,22 @@ fn the_default_model_has_the_quality_recipe_and_which_best_needs_an_epoch() {
     // --ema 0 turns the average off; other models have none unless asked.
     assert!(run("no-ema", &["--ema", "0"])["ema"].is_null());
     assert!(run("dcgan", &["--model", "dcgan"])["ema"].is_null());
+    // No decay of the learning rates unless asked; --lr-decay is saved.
+    assert!(config["lr_decay"].is_null());
+    assert_eq!(
+        run("decay", &["--lr-decay", "0.5"])["lr_decay"]["fraction"].as_f64(),
+        Some(0.5)
+    );
+    // dcgan-global, the unconditional model, trains with the same recipe.
+    let unconditional = run("dcgan-global", &["--model", "dcgan-global"]);
+    assert_eq!(
+        (
+            unconditional["batch_size"].as_u64(),
+            unconditional["ema"].as_f64()
+        ),
+        (Some(32), Some(0.999))
+    );
+    assert_eq!(unconditional["lr_g"].as_f64(), Some(4e-4));
     assert_eq!(
         run("dcgan-ema", &["--model", "dcgan", "--ema", "0.99"])["ema"].as_f64(),
         Some(0.99)

@@ -3,7 +3,10 @@
 //! `y`; the discriminator judges `D(x, y)`, "is `x` a real image *of class
 //! `y`*?", so a generator that draws a good 3 when asked for a 7 is caught.
 //!
-//! Each network learns a table of label vectors (an [`Embedding`], 10 classes
+//! `cgan-global`, the default model told the class, has a discriminator of
+//! another kind, a projection discriminator (`cgan_global.rs`).
+//!
+//! Each network of `cgan` and `cgan-conv` learns a table of label vectors (an [`Embedding`], 10 classes
 //! × 10 numbers) and joins the row of `y` to its input by concatenation:
 //!
 //! ```text
@@ -65,19 +68,7 @@ impl LabelJoined {
     /// The output for inputs `x` `[B, …]` of classes `labels` (one per sample,
     /// each below [`NUM_CLASSES`]).
     pub fn forward_labelled(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
-        let batch = x.shape().first().copied().unwrap_or(0);
-        if labels.len() != batch {
-            return Err(TensorError::argument(
-                "conditional model",
-                format!("{} labels for a batch of {batch}", labels.len()),
-            ));
-        }
-        if let Some(&bad) = labels.iter().find(|&&l| l >= NUM_CLASSES) {
-            return Err(TensorError::argument(
-                "conditional model",
-                format!("label {bad} is not a class (0–{})", NUM_CLASSES - 1),
-            ));
-        }
+        check_labels(x, labels)?;
         let features = self.features.forward(x)?;
         let label = self.label_embedding.lookup(labels)?;
         let label = match features.shape().as_slice() {
@@ -93,17 +84,55 @@ impl LabelJoined {
     }
 }
 
+/// Checks that `labels` holds one class (below [`NUM_CLASSES`]) per sample
+/// of the batch `x` `[B, …]`, naming what is wrong.
+pub(super) fn check_labels(x: &Tensor, labels: &[usize]) -> Result<()> {
+    let batch = x.shape().first().copied().unwrap_or(0);
+    if labels.len() != batch {
+        return Err(TensorError::argument(
+            "conditional model",
+            format!("{} labels for a batch of {batch}", labels.len()),
+        ));
+    }
+    if let Some(&bad) = labels.iter().find(|&&l| l >= NUM_CLASSES) {
+        return Err(TensorError::argument(
+            "conditional model",
+            format!("label {bad} is not a class (0–{})", NUM_CLASSES - 1),
+        ));
+    }
+    Ok(())
+}
+
+/// The error of a conditional network's plain `Module::forward`, which has
+/// no labels to work with.
+pub(super) fn refuse_unlabelled(input: &Tensor) -> Result<Tensor> {
+    Err(TensorError::argument(
+        "conditional model",
+        format!(
+            "an input of shape {:?} came without class labels; use forward_labelled",
+            input.shape()
+        ),
+    ))
+}
+
+/// A network that takes a class label per sample besides its input.
+pub trait Labelled: Module + Send + Sync {
+    /// The output for inputs `x` `[B, …]` of classes `labels` (one per
+    /// sample, each below [`NUM_CLASSES`]).
+    fn forward_labelled(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor>;
+}
+
+impl Labelled for LabelJoined {
+    fn forward_labelled(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        LabelJoined::forward_labelled(self, x, labels)
+    }
+}
+
 impl Module for LabelJoined {
     /// Refuses: this network needs class labels besides its input; call
     /// [`LabelJoined::forward_labelled`] (which `GanModel` does).
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Err(TensorError::argument(
-            "conditional model",
-            format!(
-                "an input of shape {:?} came without class labels; use forward_labelled",
-                input.shape()
-            ),
-        ))
+        refuse_unlabelled(input)
     }
 
     fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, f32>)) {
@@ -122,14 +151,16 @@ impl Module for LabelJoined {
     }
 }
 
-/// A class-conditional generator and discriminator.
-pub struct ConditionalGan {
-    name: &'static str,
-    generator: LabelJoined,
-    discriminator: LabelJoined,
+/// A class-conditional generator and discriminator: the label joined to
+/// the discriminator's features (`cgan`, `cgan-conv`), or projected onto
+/// them (`cgan-global`, `D` = `ProjectionDiscriminator`).
+pub struct ConditionalGan<D: Labelled = LabelJoined> {
+    pub(super) name: &'static str,
+    pub(super) generator: LabelJoined,
+    pub(super) discriminator: D,
 }
 
-impl GanModel for ConditionalGan {
+impl<D: Labelled> GanModel for ConditionalGan<D> {
     fn name(&self) -> &'static str {
         self.name
     }

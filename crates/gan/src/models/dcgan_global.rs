@@ -38,7 +38,7 @@ use rand::Rng;
 use tensor::Result;
 
 /// The length of the noise vector.
-const NOISE_DIM: usize = 100;
+pub(super) const NOISE_DIM: usize = 100;
 
 /// The widths that define the model: the generator's channels at 7×7 and at
 /// 14×14, and the discriminator's hidden units over the whole feature map.
@@ -62,10 +62,11 @@ pub const WIDTHS: GlobalWidths = GlobalWidths {
     d_batch_norm: true,
 };
 
-/// The generator: `[B, 100]` noise → `[B, 1, 28, 28]` images in `[-1, 1]`.
-fn generator<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Sequential {
+/// The generator: `[B, inputs]` (noise, and for `cgan-global` the label's
+/// vector) → `[B, 1, 28, 28]` images in `[-1, 1]`.
+pub(super) fn generator<R: Rng + ?Sized>(w: GlobalWidths, inputs: usize, rng: &mut R) -> Sequential {
     Sequential::new()
-        .push(Linear::new(NOISE_DIM, w.g_7 * 7 * 7, rng))
+        .push(Linear::new(inputs, w.g_7 * 7 * 7, rng))
         .push(Reshape::new(&[w.g_7, 7, 7]))
         .push(BatchNorm2d::new(w.g_7))
         .push(ReLU)
@@ -79,6 +80,13 @@ fn generator<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Sequential {
 /// The discriminator: `[B, 1, 28, 28]` → `[B, 1]` logits, with the global
 /// hidden layer over the 7×7 feature map.
 fn discriminator<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Sequential {
+    discriminator_features(w, rng).push(Linear::new(w.d_hidden, 1, rng))
+}
+
+/// The discriminator up to its global hidden layer: `[B, 1, 28, 28]` →
+/// `[B, d_hidden]` features (after their LeakyReLU), the part `cgan-global`
+/// shares.
+pub(super) fn discriminator_features<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Sequential {
     let mut net = Sequential::new()
         .push(Conv2d::new(1, 64, 4, 2, 1, rng))
         .push(LeakyReLU::new(0.2))
@@ -90,12 +98,11 @@ fn discriminator<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Sequential {
         .push(Flatten)
         .push(Linear::new(128 * 7 * 7, w.d_hidden, rng))
         .push(LeakyReLU::new(0.2))
-        .push(Linear::new(w.d_hidden, 1, rng))
 }
 
 /// `dcgan-global` with the widths `w`, initialised with the DCGAN scheme.
 pub fn dcgan_global_with<R: Rng + ?Sized>(w: GlobalWidths, rng: &mut R) -> Result<SequentialGan> {
-    let generator = generator(w, rng);
+    let generator = generator(w, NOISE_DIM, rng);
     let discriminator = discriminator(w, rng);
     nn::init::dcgan(&generator, rng)?;
     nn::init::dcgan(&discriminator, rng)?;

@@ -10,15 +10,18 @@
 //! | `tutorial` | `tutorial.rs` | the Keras tutorial's architecture, made to work |
 //! | `cgan` | `conditional.rs` | `mlp` told the class: draws the digit asked for |
 //! | `cgan-conv` | `conditional.rs` | `dcgan` told the class |
+//! | `cgan-global` | `cgan_global.rs` | `dcgan-global` told the class, with a projection discriminator |
 //! | `wgan-gp` | `dcgan.rs` | `dcgan` with a BatchNorm-free critic, for the `wgan-gp` loss |
 
+mod cgan_global;
 mod conditional;
 mod dcgan;
 mod dcgan_global;
 mod mlp;
 mod tutorial;
 
-pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, NUM_CLASSES, cgan, cgan_conv};
+pub use cgan_global::{ProjectionDiscriminator, cgan_global, cgan_global_with};
+pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, Labelled, NUM_CLASSES, cgan, cgan_conv};
 pub use dcgan::{dcgan, wgan_gp};
 pub use dcgan_global::{GlobalWidths, RECIPE, WIDTHS, dcgan_global, dcgan_global_with};
 pub use mlp::{mlp, push_leaky_mlp};
@@ -173,19 +176,22 @@ pub enum ModelKind {
     Cgan,
     /// W2's networks, class-conditional.
     CganConv,
+    /// The default model's networks, class-conditional (projection discriminator).
+    CganGlobal,
     /// W2's networks with a BatchNorm-free critic, trained as WGAN-GP.
     WganGp,
 }
 
 impl ModelKind {
     /// Every model, in the order `--help` lists them.
-    pub const ALL: [ModelKind; 7] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::Mlp,
         ModelKind::Dcgan,
         ModelKind::DcganGlobal,
         ModelKind::Tutorial,
         ModelKind::Cgan,
         ModelKind::CganConv,
+        ModelKind::CganGlobal,
         ModelKind::WganGp,
     ];
 
@@ -198,6 +204,7 @@ impl ModelKind {
             ModelKind::Tutorial => "tutorial",
             ModelKind::Cgan => "cgan",
             ModelKind::CganConv => "cgan-conv",
+            ModelKind::CganGlobal => "cgan-global",
             ModelKind::WganGp => "wgan-gp",
         }
     }
@@ -205,7 +212,10 @@ impl ModelKind {
     /// Whether the model draws images of a class it is given (and its
     /// discriminator judges them against that class).
     pub fn is_conditional(self) -> bool {
-        matches!(self, ModelKind::Cgan | ModelKind::CganConv)
+        matches!(
+            self,
+            ModelKind::Cgan | ModelKind::CganConv | ModelKind::CganGlobal
+        )
     }
 
     /// Builds the model with weights drawn from `rng`.
@@ -217,6 +227,7 @@ impl ModelKind {
             ModelKind::Tutorial => Box::new(tutorial(rng)),
             ModelKind::Cgan => Box::new(cgan(rng)),
             ModelKind::CganConv => Box::new(cgan_conv(rng)?),
+            ModelKind::CganGlobal => Box::new(cgan_global(rng)?),
             ModelKind::WganGp => Box::new(wgan_gp(rng)?),
         })
     }
