@@ -47,6 +47,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
 use tensor::{BackwardOptions, Tensor};
 
 /// Counts the bytes allocated, so the bench can prove that no operand is
@@ -133,27 +134,10 @@ fn aligned(store: &mut [f32], len: usize) -> &mut [f32] {
     &mut store[start..start + len]
 }
 
-/// Row-major `c = a·b` by one direct `sgemm` call on this thread.
+/// Row-major `c = a·b` by one direct `matrixmultiply::sgemm` call on this
+/// thread (the engine's portable path, through its safe front).
 fn raw_sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    // SAFETY: a is m×k, b is k×n, c is m×n, all row-major and disjoint.
-    unsafe {
-        sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        )
-    }
+    sgemm_row_major(GemmPath::Portable, (m, k, n), a, b, c);
 }
 
 /// Row-major `c = a·b` cut into one block of rows (`by_rows`) or of columns
@@ -372,7 +356,7 @@ fn bench_shape(pools: &[ThreadPool; 2], (m, k, n): (usize, usize, usize)) {
         );
         let mut line = json!({
             "bench": "matmul", "shape": name, "m": m, "k": k, "n": n, "threads": threads,
-            "gemm": tensor::kernels::gemm::GemmPath::active().name(),
+            "gemm": GemmPath::active().name(),
             "engine_gflops": ge, "raw_gflops": gr, "engine_over_raw": ge / gr,
             "engine_ms": engine * 1e3, "raw_ms": raw * 1e3, "background_cpus": background,
         });
@@ -543,7 +527,7 @@ fn main() {
             .expect("a rayon pool")
     });
     let started = Instant::now();
-    let path = tensor::kernels::gemm::GemmPath::active();
+    let path = GemmPath::active();
     println!(
         "matmul f32, GFLOP/s = 2·m·k·n / median time ({ROUNDS} interleaved samples of ≥ 50 ms); \
          engine = the engine's gemm on path {path} (TENSOR_GEMM=portable|avx2|avx512 forces one), \
