@@ -8,8 +8,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-use tensor::kernels::im2col::{self, Conv2dParams, ConvGeometry, ConvTranspose2dParams};
-use tensor::{BackwardOptions, Tensor};
+use tensor::{BackwardOptions, Conv2dParams, ConvTranspose2dParams, Tensor};
 
 /// Timed repetitions per measurement (after warm-up); the median is reported.
 const REPS: usize = 15;
@@ -51,29 +50,44 @@ const CASES: [Case; 4] = [
     },
 ];
 
-/// The geometry of the convolution `C` underlying a case (for a transposed
-/// convolution, the one it is the adjoint of).
-fn geometry(case: &Case) -> ConvGeometry {
-    let [n, c, h, w] = case.input;
-    let [a, b, kh, kw] = case.weight;
-    let (s, p) = ([2, 2], [1, 1]);
-    let out = |size: usize, k: usize| (size + 2 - k) / 2 + 1;
-    let up = |size: usize, k: usize| (size - 1) * 2 - 2 + k;
-    let (in_channels, out_channels, in_size, out_size) = if case.transpose {
-        (b, a, [up(h, kh), up(w, kw)], [h, w])
-    } else {
-        (c, a, [h, w], [out(h, kh), out(w, kw)])
-    };
-    ConvGeometry {
-        batch: n,
-        in_channels,
-        out_channels,
-        in_size,
-        out_size,
-        kernel: [kh, kw],
-        stride: s,
-        padding: p,
-        dilation: [1, 1],
+/// The convolution `C` underlying a case (for a transposed convolution, the
+/// one it is the adjoint of): the shapes of its input `[N, C, H, W]`, weight
+/// `[O, C, KH, KW]` and output `[N, O, OH, OW]`.
+struct Underlying {
+    input: [usize; 4],
+    weight: [usize; 4],
+    output: [usize; 4],
+}
+
+impl Underlying {
+    fn of(case: &Case) -> Self {
+        let [n, c, h, w] = case.input;
+        let [a, b, kh, kw] = case.weight;
+        // Stride 2, padding 1: sizes down for conv2d, up for its transpose.
+        let down = |size: usize, k: usize| (size + 2 - k) / 2 + 1;
+        let up = |size: usize, k: usize| (size - 1) * 2 - 2 + k;
+        if case.transpose {
+            // conv_transpose2d(x [N, Cin, h, w], w [Cin, Cout, KH, KW]) is Cxᵀ
+            // of the conv from [N, Cout, H, W] to [N, Cin, h, w].
+            Underlying {
+                input: [n, b, up(h, kh), up(w, kw)],
+                weight: [a, b, kh, kw],
+                output: [n, a, h, w],
+            }
+        } else {
+            Underlying {
+                input: [n, c, h, w],
+                weight: [a, c, kh, kw],
+                output: [n, a, down(h, kh), down(w, kw)],
+            }
+        }
+    }
+
+    /// Multiply-adds of one of the three kernels: `N·O·OH·OW·C·KH·KW`.
+    fn macs(&self) -> usize {
+        let [n, o, oh, ow] = self.output;
+        let [_, c, kh, kw] = self.weight;
+        n * o * oh * ow * c * kh * kw
     }
 }
 
@@ -94,7 +108,8 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 }
 
 /// Milliseconds for: forward+backward via autograd, forward alone, and the
-/// three kernels alone (C, Cxᵀ, Cwᵀ).
+/// three kernels alone (C, Cxᵀ, Cwᵀ: `conv2d`, `conv_transpose2d` and
+/// `conv2d_weight_grad` with no graph recorded).
 fn measure(case: &Case) -> [f64; 5] {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let x = Tensor::<f32>::randn(&case.input, 0.0, 1.0, &mut rng)
@@ -123,15 +138,25 @@ fn measure(case: &Case) -> [f64; 5] {
     let fwd = median_ms(|| {
         drop(tensor::no_grad(forward));
     });
-    // The kernels alone, on the underlying convolution C: x_c [N, C, H, W],
-    // w_c [O, C·KH·KW], y_c [N, O, OH, OW].
-    let geo = geometry(case);
-    let xc = vec![0.5f32; geo.batch * geo.sample_len()];
-    let wc = vec![0.01f32; geo.out_channels * geo.patch_len()];
-    let yc = vec![0.25f32; geo.batch * geo.out_channels * geo.out_pixels()];
-    let k_c = median_ms(|| drop(im2col::conv2d_forward(&geo, &xc, &wc, None)));
-    let k_xt = median_ms(|| drop(im2col::conv2d_input_grad(&geo, &yc, &wc, None)));
-    let k_wt = median_ms(|| drop(im2col::conv2d_weight_grad(&geo, &xc, &yc)));
+    // The three kernels alone, each as its op with nothing recorded, on the
+    // underlying convolution C: x_c [N, C, H, W], w_c [O, C, KH, KW],
+    // y_c [N, O, OH, OW].
+    let under = Underlying::of(case);
+    let xc = Tensor::<f32>::full(&under.input, 0.5);
+    let wc = Tensor::<f32>::full(&under.weight, 0.01);
+    let yc = Tensor::<f32>::full(&under.output, 0.25);
+    let conv = Conv2dParams::new(2, 1);
+    let k_c = median_ms(|| drop(tensor::no_grad(|| xc.conv2d(&wc, None, conv).unwrap())));
+    let k_xt = median_ms(|| {
+        let z = tensor::no_grad(|| yc.conv_transpose2d(&wc, None, ConvTranspose2dParams::new(2, 1)));
+        assert_eq!(z.unwrap().shape(), under.input);
+    });
+    let kernel = [under.weight[2], under.weight[3]];
+    let k_wt = median_ms(|| {
+        drop(tensor::no_grad(|| {
+            xc.conv2d_weight_grad(&yc, kernel, conv).unwrap()
+        }))
+    });
     [step, fwd, k_c, k_xt, k_wt]
 }
 
@@ -149,7 +174,7 @@ fn main() {
         "Cwᵀ ms (GF/s)"
     );
     for case in &CASES {
-        let flop = 2.0 * geometry(case).macs() as f64; // per kernel
+        let flop = 2.0 * Underlying::of(case).macs() as f64; // per kernel
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

@@ -1,7 +1,7 @@
 //! Matrix-product benchmark: the engine's `Tensor::<f32>::matmul` beside raw
 //! `matrixmultiply::sgemm` on the same shapes and the same thread count.
 //! The engine's f32 products run on its own AVX-512 or AVX2 kernels where
-//! the CPU has them (`tensor::kernels::gemm`); the path is printed first
+//! the CPU has them (`tensor::gemm`); the path is printed first
 //! and in every JSON line (`"gemm"`), and `TENSOR_GEMM=portable|avx2|avx512`
 //! forces one.
 //!
@@ -47,7 +47,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
+use tensor::gemm::{GemmPath, sgemm_row_major};
 use tensor::{BackwardOptions, Tensor};
 
 /// Counts the bytes allocated, so the bench can prove that no operand is

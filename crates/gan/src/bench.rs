@@ -16,7 +16,7 @@ use crate::train::{TrainConfig, Trainer};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::Instant;
-use tensor::kernels::gemm::{GemmPath, f32_flop_count};
+use tensor::gemm::{GemmPath, f32_flop_count};
 use tensor::{Result, TensorError};
 
 /// How long to measure.
@@ -74,7 +74,7 @@ pub struct BenchReport {
     /// Peak resident memory of the process so far, in MiB (Linux `VmHWM`).
     pub peak_rss_mib: Option<f64>,
     /// Which f32 matrix-multiply path ran (`avx512`, `avx2` or `portable`;
-    /// see `tensor::kernels::gemm::GemmPath`).
+    /// see `tensor::gemm::GemmPath`).
     pub gemm: String,
     /// Fresh pages the process took from the kernel per timed step (Linux
     /// minor page faults). After the warm-up a step should reuse the memory
@@ -82,7 +82,7 @@ pub struct BenchReport {
     /// 4 KiB.
     pub page_faults_per_step: Option<f64>,
     /// Matrix-product work per timed step, in GFLOP (2·m·k·n summed over
-    /// every f32 product; see `tensor::kernels::gemm::f32_flop_count`).
+    /// every f32 product; see `tensor::gemm::f32_flop_count`).
     /// Divided by the core's peak rate it is a floor on the step's time.
     pub gemm_gflop_per_step: f64,
 }

@@ -336,7 +336,7 @@ fn first_non_finite(
     pick: impl Fn(&Tensor) -> Option<Tensor>,
 ) -> Option<(String, f32)> {
     use rayon::prelude::*;
-    const CHUNK: usize = tensor::kernels::PARALLEL_THRESHOLD;
+    const CHUNK: usize = tensor::parallel::PARALLEL_THRESHOLD;
     params.iter().find_map(|(name, p)| {
         let values = pick(p)?.array();
         let finite = match values.as_slice_memory_order() {

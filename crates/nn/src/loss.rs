@@ -1,5 +1,5 @@
 //! Loss functions, composed from tensor ops (so their gradients, and second
-//! derivatives, come from the ops' own rules).
+//! derivatives, come from the ops' own rules; this file records none).
 //!
 //! * Binary cross-entropy on probabilities: `−[y·log p + (1−y)·log(1−p)]`,
 //!   with each log clamped at −100 like PyTorch, so a saturated sigmoid
@@ -10,11 +10,12 @@
 //!   The exponential never overflows, and grouping `max(x, 0) − x·y` first keeps
 //!   the tiny `log(1 + e^(−|x|))` from being rounded away when the prediction
 //!   is confidently right (x = 100, y = 1 gives e^(−100), not 0). The gradient
-//!   is `σ(x) − y`. GANs should use this one.
+//!   is `σ(x) − y`. GANs should use this one. It is one fused op of the
+//!   tensor crate, [`Tensor::bce_with_logits`] (`crates/tensor/src/ops/loss.rs`
+//!   derives it); here it gets weights and a reduction.
 //! * Mean squared error (least-squares GANs), hinge losses, and cross-entropy
 //!   over classes (for the MNIST classifier).
 
-use tensor::kernels::elementwise::zip_map;
 use tensor::{Element, Result, Tensor, TensorError};
 
 /// How per-element losses are combined.
@@ -96,28 +97,9 @@ pub fn binary_cross_entropy_with_logits<T: Element>(
     weights: Option<&Tensor<T>>,
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
-    const OP: &str = "binary_cross_entropy_with_logits";
-    same_shape(OP, x, y)?;
-    let values = zip_map(OP, x.array().view(), y.array().view(), |x, y| {
-        x.max(T::zero()) - x * y + (-x.abs()).exp().ln_1p()
-    })?;
-    // One fused op rather than relu/abs/softplus pieces: their kinks at x = 0
-    // would not cancel in the gradient, while the loss itself is smooth.
-    // ∂l/∂x = σ(x) − y,  ∂l/∂y = −x
-    let losses = Tensor::from_op(OP, &[x, y], values, |ctx| {
-        let (x, y) = (ctx.input(0), ctx.input(1));
-        let grad_x = if ctx.needs(0) {
-            Some(ctx.grad.mul(&x.sigmoid().sub(y)?)?)
-        } else {
-            None
-        };
-        let grad_y = if ctx.needs(1) {
-            Some(ctx.grad.mul(x)?.neg())
-        } else {
-            None
-        };
-        Ok(vec![grad_x, grad_y])
-    });
+    same_shape("binary_cross_entropy_with_logits", x, y)?;
+    // One fused op (`tensor::ops::loss`), whose gradient is σ(x) − y.
+    let losses = x.bce_with_logits(y)?;
     reduce(losses, weights, reduction)
 }
 

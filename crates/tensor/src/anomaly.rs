@@ -144,7 +144,9 @@ pub fn all_finite<T: Element>(values: &[T]) -> bool {
 }
 
 /// The first non-finite value of an array, if any.
-pub(crate) fn first_non_finite<T: Element>(array: &ndarray::ArcArray<T, ndarray::IxDyn>) -> Option<f64> {
+pub(crate) fn first_non_finite_value<T: Element>(
+    array: &ndarray::ArcArray<T, ndarray::IxDyn>,
+) -> Option<f64> {
     let finite = match array.as_slice_memory_order() {
         Some(slice) => all_finite(slice),
         None => array.iter().all(|v| v.is_finite()),
@@ -179,10 +181,12 @@ pub(crate) fn check_output<T: Element>(
     inputs: &[&crate::Tensor<T>],
     output: &ndarray::ArcArray<T, ndarray::IxDyn>,
 ) {
-    let Some(value) = first_non_finite(output) else {
+    let Some(value) = first_non_finite_value(output) else {
         return;
     };
-    let inputs_finite = inputs.iter().all(|t| first_non_finite(&t.array()).is_none());
+    let inputs_finite = inputs
+        .iter()
+        .all(|t| first_non_finite_value(&t.array()).is_none());
     let pass = match IN_BACKWARD_OF.with(Cell::get) {
         Some(within) => Pass::Backward { within },
         None => Pass::Forward,
@@ -206,11 +210,13 @@ pub(crate) fn check_backward<T: Element>(
     grads_out: &[Option<crate::Tensor<T>>],
 ) {
     for grad in grads_out.iter().flatten() {
-        let Some(value) = first_non_finite(&grad.array()) else {
+        let Some(value) = first_non_finite_value(&grad.array()) else {
             continue;
         };
-        let inputs_finite = first_non_finite(&grad_in.array()).is_none()
-            && inputs.iter().all(|t| first_non_finite(&t.array()).is_none());
+        let inputs_finite = first_non_finite_value(&grad_in.array()).is_none()
+            && inputs
+                .iter()
+                .all(|t| first_non_finite_value(&t.array()).is_none());
         offer(Anomaly {
             op,
             pass: Pass::Backward { within: op },

@@ -50,7 +50,7 @@ pub trait Element: NdFloat + Default + Sum + SampleUniform + 'static {
     );
 
     /// Replaces every value by its hyperbolic tangent: the engine's
-    /// vectorised kernel for `f32` ([`kernels::tanh`](crate::kernels::tanh),
+    /// vectorised kernel for `f32` (`kernels/tanh.rs`,
     /// within 2 ulps), the C library's `tanh` for `f64` (the precision
     /// gradient checks rely on).
     fn tanh_in_place(values: &mut [Self]);

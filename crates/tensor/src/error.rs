@@ -1,5 +1,6 @@
-//! The crate's error type. Every failure names the op and the shapes involved,
-//! so that a message alone tells a user what went wrong and where.
+//! The crate's one error type. Every failure names the op and the shapes
+//! involved, so that a message alone tells a user what went wrong and where;
+//! a failed gradient check says which derivative is wrong and by how much.
 
 use std::fmt;
 
@@ -28,6 +29,54 @@ pub enum TensorError {
         /// Why it cannot be done.
         detail: String,
     },
+    /// A gradient check ([`gradcheck`](crate::gradcheck::gradcheck),
+    /// [`gradgradcheck`](crate::gradcheck::gradgradcheck)) found a backward
+    /// rule that disagrees with finite differences: the worst disagreement.
+    GradientMismatch(Box<GradientMismatch>),
+}
+
+/// Where and by how much an analytic derivative disagrees with the numeric
+/// one: the worst disagreement a gradient check found (the one furthest
+/// beyond its tolerance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientMismatch {
+    /// Which input (index into the `inputs` slice).
+    pub input: usize,
+    /// Element of that input (multi-index), in full mode.
+    pub input_index: Option<Vec<usize>>,
+    /// Which output and which element of it, in full mode.
+    pub output_index: Option<(usize, Vec<usize>)>,
+    /// Which random direction, in random-direction mode.
+    pub trial: Option<usize>,
+    /// From the backward walk.
+    pub analytic: f64,
+    /// From finite differences.
+    pub numeric: f64,
+    /// The tolerance that was exceeded: `atol + rtol·|numeric|`.
+    pub tolerance: f64,
+}
+
+impl fmt::Display for GradientMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gradcheck: gradient mismatch for input {}", self.input)?;
+        if let Some(index) = &self.input_index {
+            write!(f, " at element {index:?}")?;
+        }
+        if let Some((output, index)) = &self.output_index {
+            write!(f, ", output {output} element {index:?}")?;
+        }
+        if let Some(trial) = self.trial {
+            write!(f, " (directional derivative, random direction {trial})")?;
+        }
+        write!(
+            f,
+            ": analytic {:.9e}, numeric {:.9e}, difference {:.3e} exceeds tolerance {:.3e}",
+            self.analytic,
+            self.numeric,
+            (self.analytic - self.numeric).abs(),
+            self.tolerance
+        )
+    }
 }
 
 impl TensorError {
@@ -62,6 +111,7 @@ impl fmt::Display for TensorError {
             TensorError::Shape { op, detail } => write!(f, "{op}: shape mismatch: {detail}"),
             TensorError::Argument { op, detail } => write!(f, "{op}: bad argument: {detail}"),
             TensorError::Autograd { op, detail } => write!(f, "{op}: {detail}"),
+            TensorError::GradientMismatch(mismatch) => write!(f, "{mismatch}"),
         }
     }
 }

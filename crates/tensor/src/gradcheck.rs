@@ -34,10 +34,9 @@
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 
-use crate::{BackwardOptions, Tensor, TensorError, grad};
+use crate::{BackwardOptions, GradientMismatch, Tensor, TensorError, grad};
 use ndarray::{ArcArray, Dimension, IxDyn};
 use rand::SeedableRng;
-use std::fmt;
 
 /// How [`gradcheck`] compares gradients.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,72 +88,6 @@ pub struct GradcheckReport {
     pub max_abs_error: f64,
 }
 
-/// Why a gradient check failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GradcheckError {
-    /// The function (or its backward) returned an error.
-    Tensor(TensorError),
-    /// An analytic derivative disagrees with the numeric one. This is the
-    /// worst disagreement found (the one furthest beyond the tolerance).
-    Mismatch {
-        /// Which input (index into the `inputs` slice).
-        input: usize,
-        /// Element of that input (multi-index), in full mode.
-        input_index: Option<Vec<usize>>,
-        /// Which output and which element of it, in full mode.
-        output_index: Option<(usize, Vec<usize>)>,
-        /// Which random direction, in random-direction mode.
-        trial: Option<usize>,
-        /// From the backward walk.
-        analytic: f64,
-        /// From finite differences.
-        numeric: f64,
-        /// The tolerance that was exceeded: `atol + rtol·|numeric|`.
-        tolerance: f64,
-    },
-}
-
-impl fmt::Display for GradcheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GradcheckError::Tensor(e) => write!(f, "gradcheck: the function failed: {e}"),
-            GradcheckError::Mismatch {
-                input,
-                input_index,
-                output_index,
-                trial,
-                analytic,
-                numeric,
-                tolerance,
-            } => {
-                write!(f, "gradcheck: gradient mismatch for input {input}")?;
-                if let Some(index) = input_index {
-                    write!(f, " at element {index:?}")?;
-                }
-                if let Some((output, index)) = output_index {
-                    write!(f, ", output {output} element {index:?}")?;
-                }
-                if let Some(trial) = trial {
-                    write!(f, " (directional derivative, random direction {trial})")?;
-                }
-                write!(
-                    f,
-                    ": analytic {analytic:.9e}, numeric {numeric:.9e}, difference {:.3e} exceeds tolerance {tolerance:.3e}",
-                    (analytic - numeric).abs()
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for GradcheckError {}
-
-impl From<TensorError> for GradcheckError {
-    fn from(e: TensorError) -> Self {
-        GradcheckError::Tensor(e)
-    }
-}
-
 /// The values of the inputs (or outputs) of a checked function.
 type Values = ArcArray<f64, IxDyn>;
 /// A function under test, with any number of outputs.
@@ -172,7 +105,7 @@ pub fn gradcheck<F>(
     f: F,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
-) -> Result<GradcheckReport, GradcheckError>
+) -> crate::Result<GradcheckReport>
 where
     F: Fn(&[Tensor<f64>]) -> crate::Result<Tensor<f64>>,
 {
@@ -187,7 +120,7 @@ pub fn gradgradcheck<F>(
     f: F,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
-) -> Result<GradcheckReport, GradcheckError>
+) -> crate::Result<GradcheckReport>
 where
     F: Fn(&[Tensor<f64>]) -> crate::Result<Tensor<f64>>,
 {
@@ -224,7 +157,7 @@ fn check_outputs(
     f: &MultiFn<'_>,
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
-) -> Result<GradcheckReport, GradcheckError> {
+) -> crate::Result<GradcheckReport> {
     let values: Vec<ArcArray<f64, IxDyn>> = inputs.iter().map(Tensor::array).collect();
     let evaluate = |values: &[ArcArray<f64, IxDyn>]| -> crate::Result<Vec<ArcArray<f64, IxDyn>>> {
         // Recording stays on: in gradgradcheck, `f` itself runs a backward.
@@ -256,7 +189,7 @@ struct Tracker {
     rtol: f64,
     compared: usize,
     max_abs_error: f64,
-    worst: Option<(f64, GradcheckError)>,
+    worst: Option<(f64, GradientMismatch)>,
 }
 
 impl Tracker {
@@ -271,7 +204,7 @@ impl Tracker {
     }
 
     /// Compares one pair; `describe` builds the error if it is the worst so far.
-    fn compare(&mut self, analytic: f64, numeric: f64, describe: impl FnOnce(f64) -> GradcheckError) {
+    fn compare(&mut self, analytic: f64, numeric: f64, describe: impl FnOnce(f64) -> GradientMismatch) {
         self.compared += 1;
         let error = (analytic - numeric).abs();
         let tolerance = self.atol + self.rtol * numeric.abs();
@@ -289,9 +222,9 @@ impl Tracker {
         }
     }
 
-    fn finish(self) -> Result<GradcheckReport, GradcheckError> {
+    fn finish(self) -> crate::Result<GradcheckReport> {
         match self.worst {
-            Some((_, error)) => Err(error),
+            Some((_, mismatch)) => Err(TensorError::GradientMismatch(Box::new(mismatch))),
             None => Ok(GradcheckReport {
                 compared: self.compared,
                 max_abs_error: self.max_abs_error,
@@ -325,7 +258,7 @@ fn full_jacobian(
     evaluate: &Evaluate<'_>,
     options: &GradcheckOptions,
     tracker: &mut Tracker,
-) -> Result<(), GradcheckError> {
+) -> crate::Result<()> {
     // Analytic: one backward per output element, seeded with a one-hot
     // tensor, gives one row of the Jacobian for every input at once.
     let leaves: Vec<_> = values.iter().map(|v| fresh_leaf(v, true)).collect();
@@ -363,7 +296,7 @@ fn full_jacobian(
             for (o, numeric_output) in column.iter().enumerate() {
                 for (j, (output_index, &numeric)) in numeric_output.indexed_iter().enumerate() {
                     let analytic = rows[o][j][i][&index];
-                    tracker.compare(analytic, numeric, |tolerance| GradcheckError::Mismatch {
+                    tracker.compare(analytic, numeric, |tolerance| GradientMismatch {
                         input: i,
                         input_index: Some(index.slice().to_vec()),
                         output_index: Some((o, output_index.slice().to_vec())),
@@ -387,7 +320,7 @@ fn random_directions(
     trials: usize,
     seed: u64,
     tracker: &mut Tracker,
-) -> Result<(), GradcheckError> {
+) -> crate::Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let leaves: Vec<_> = values.iter().map(|v| fresh_leaf(v, true)).collect();
     let outputs = f(&leaves)?;
@@ -420,7 +353,7 @@ fn random_directions(
                 xs[i] = (&xs[i] + &(&v * step)).into_shared();
             })?;
             let numeric: f64 = column.iter().zip(&u).map(|(c, u)| (c * &u.array()).sum()).sum();
-            tracker.compare(analytic, numeric, |tolerance| GradcheckError::Mismatch {
+            tracker.compare(analytic, numeric, |tolerance| GradientMismatch {
                 input: i,
                 input_index: None,
                 output_index: None,

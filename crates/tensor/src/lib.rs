@@ -20,8 +20,12 @@
 //! Where to look:
 //! * [`Tensor`] (`tensor.rs`): the handle, its data and its gradient.
 //! * [`autograd`] (`autograd/`): how ops are recorded and the graph walked.
-//! * `ops/`: every op, forward and backward side by side.
-//! * `kernels/`: the loops under the ops (elementwise, gemm, im2col).
+//! * [`ops`] (`ops/`): every differentiable op, forward and backward side by
+//!   side, with its derivative written out: start reading here.
+//! * `kernels/`: the loops under the ops (elementwise, BatchNorm, gemm,
+//!   im2col, tanh), plain functions with no autodiff, private to the crate;
+//!   of them, the f32 matrix multiply is public as [`gemm`](mod@gemm).
+//! * [`parallel`]: when work is split across threads, and in what pieces.
 //! * [`gradcheck`](mod@gradcheck): checks any backward rule against finite differences.
 //! * [`anomaly`]: finds the first op whose output or gradient went NaN or infinite.
 
@@ -30,9 +34,11 @@ pub mod autograd;
 mod dim;
 mod element;
 mod error;
+pub mod gemm;
 pub mod gradcheck;
-pub mod kernels;
-mod ops;
+mod kernels;
+pub mod ops;
+pub mod parallel;
 mod tensor;
 
 pub use autograd::{
@@ -40,6 +46,6 @@ pub use autograd::{
 };
 pub use dim::Dim;
 pub use element::Element;
-pub use error::{Result, TensorError};
-pub use kernels::im2col::{Conv2dParams, ConvTranspose2dParams};
+pub use error::{GradientMismatch, Result, TensorError};
+pub use ops::conv::{Conv2dParams, ConvTranspose2dParams};
 pub use tensor::Tensor;

@@ -216,9 +216,25 @@ impl<T: Element> Tensor<T> {
         Ok(())
     }
 
-    /// Builder form of [`set_requires_grad(true)`](Self::set_requires_grad)
-    /// for a freshly made leaf. On an op output it returns a detached leaf
-    /// copy that requires gradients.
+    /// Builder form of [`set_requires_grad(true)`](Self::set_requires_grad),
+    /// for a freshly made leaf: returns `self`, now requiring gradients.
+    ///
+    /// **On a recorded op output it returns a new leaf**, a detached copy of
+    /// the values that requires gradients (PyTorch's
+    /// `y.detach().requires_grad_()`): gradients then stop at it and do not
+    /// reach the tensors `self` was computed from. Use
+    /// [`set_requires_grad`](Self::set_requires_grad) to be told instead.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::scalar(2.0).with_requires_grad();
+    /// let y = x.mul_scalar(3.0).with_requires_grad(); // a new leaf
+    /// assert!(y.is_leaf());
+    /// y.mul(&y)?.backward()?;
+    /// assert_eq!(y.grad().unwrap().item()?, 12.0);
+    /// assert!(x.grad().is_none()); // the graph was cut at y
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
     pub fn with_requires_grad(self) -> Self {
         let leaf = if self.is_leaf() { self } else { self.detach() };
         leaf.0.requires_grad.store(true, Ordering::Relaxed);

@@ -41,7 +41,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::error::Error;
 use std::hint::black_box;
-use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
+use tensor::gemm::{GemmPath, sgemm_row_major};
 
 /// The square sizes of the figure.
 const SIZES: [usize; 7] = [16, 32, 64, 128, 256, 512, 1024];

@@ -278,7 +278,7 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
 fn bench(args: BenchArgs) -> Result<ExitCode, String> {
     // A TENSOR_GEMM this CPU cannot honour is replaced silently by the
     // kernels; a benchmark must say which path it really timed.
-    if let Some(warning) = tensor::kernels::gemm::GemmPath::forced_but_unavailable() {
+    if let Some(warning) = tensor::gemm::GemmPath::forced_but_unavailable() {
         eprintln!("gan-mnist: warning: {warning}");
     }
     let models: Vec<ModelKind> = match args.workload.as_str() {

@@ -2,9 +2,9 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use rand::SeedableRng;
+use tensor::Conv2dParams;
 use tensor::Tensor;
 use tensor::gradcheck::{GradcheckMode, GradcheckOptions, gradcheck};
-use tensor::kernels::im2col::Conv2dParams;
 
 /// A standard-normal f64 tensor drawn from `seed`.
 pub fn randn(shape: &[usize], seed: u64) -> Tensor<f64> {

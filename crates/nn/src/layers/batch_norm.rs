@@ -7,75 +7,19 @@
 //! the unbiased batch variance, as in PyTorch). In evaluation mode the running
 //! estimates replace the batch statistics.
 //!
-//! In training mode the normalisation `x̂ = (x − μ_B)·r`, `r = 1/√(σ²_B + ε)`,
-//! is one op (`normalize` below): two reading passes for the statistics and one
-//! writing pass, instead of about ten passes of composed ops. Its gradient
-//! includes the terms that flow through μ_B and σ²_B (which make BatchNorm's
-//! gradient differ from a plain affine map). Per channel, over its `m` values,
-//! `∂μ/∂x_i = 1/m` and `∂σ²/∂x_i = 2(x_i − μ)/m`, which give
+//! In training mode the normalisation `x̂ = (x − μ_B)/√(σ²_B + ε)` is one op
+//! of the tensor crate, [`Tensor::batch_normalize`], whose file
+//! (`crates/tensor/src/ops/norm.rs`) derives its gradient (it includes the
+//! terms that flow through μ_B and σ²_B, which make BatchNorm's gradient
+//! differ from a plain affine map's). The scale and shift `y = γ·x̂ + β`,
+//! and evaluation mode, are composed of broadcasting ops.
 //!
-//! ```text
-//! x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))        (ḡ the gradient of x̂)
-//! ```
-//!
-//! written with tensor ops, so it can be differentiated again. The scale and
-//! shift `y = γ·x̂ + β`, and evaluation mode, are composed of broadcasting ops.
-//!
-//! Gradient checks: `tests/nn_layers.rs` and `tests/gradcheck_fused.rs`.
+//! Gradient checks: `crates/nn/tests/nn_layers.rs`, and the op's in
+//! `crates/tensor/tests/gradcheck_fused.rs`.
 
 use crate::module::{Module, State};
-use ndarray::{ArrayD, IxDyn};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tensor::kernels::elementwise::{channel_moments, channel_shift_scale};
-use tensor::{Element, Result, Tensor, TensorError, is_grad_enabled, no_grad};
-
-/// `x̂ = (x − μ)/√(σ² + ε)` with per-channel batch statistics (channel axis
-/// 1; `axes` are all the others), recorded as one op. Also returns μ and the
-/// biased σ², `[C]`, as constants (for the running estimates).
-fn normalize<T: Element>(
-    x: &Tensor<T>,
-    axes: &[usize],
-    eps: f64,
-) -> Result<(Tensor<T>, Tensor<T>, Tensor<T>)> {
-    let shape = x.shape();
-    let (batch, channels) = (shape[0], shape[1]);
-    let plane: usize = shape[2..].iter().product();
-    let eps = T::from_f64(eps);
-    let data = x.array();
-    let standard = data.as_standard_layout();
-    let values = standard.as_slice().expect("standard layout is contiguous");
-    let (mean, var) = channel_moments(values, batch, channels, plane);
-    let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
-    let out = channel_shift_scale(values, channels, plane, &mean, &inv_std);
-    let out = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same shape as x");
-    let mut channel_shape = vec![1; shape.len()];
-    channel_shape[1] = channels;
-    // r = 1/√(σ² + ε) as a constant, for backward passes that build no graph.
-    let r = Tensor::from_vec(inv_std, &channel_shape)?;
-    let axes = axes.to_vec();
-    let normalized = Tensor::from_op("batch_norm", &[x], out, move |ctx| {
-        let (x, x_hat, g) = (ctx.input(0), ctx.output, ctx.grad);
-        // When the backward is itself recorded (create_graph), r must be a
-        // function of x in the graph, so that x̄'s own derivative sees it.
-        let r = if is_grad_enabled() {
-            x.var_axes(&axes, true, 0)?
-                .add_scalar(eps)
-                .powf(T::from_f64(-0.5))
-        } else {
-            r.clone()
-        };
-        // x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))
-        let mean_g = g.mean_axes(&axes, true)?;
-        let mean_gx = g.mul(x_hat)?.mean_axes(&axes, true)?;
-        let grad = g.sub(&mean_g)?.sub(&x_hat.mul(&mean_gx)?)?.mul(&r)?;
-        Ok(vec![Some(grad)])
-    });
-    Ok((
-        normalized,
-        Tensor::from_vec(mean, &[channels])?,
-        Tensor::from_vec(var, &[channels])?,
-    ))
-}
+use tensor::{Element, Result, Tensor, TensorError, no_grad};
 
 /// The state shared by `BatchNorm1d` and `BatchNorm2d`.
 struct BatchNorm<T: Element> {
@@ -124,7 +68,7 @@ impl<T: Element> BatchNorm<T> {
                     format!("training needs more than one value per channel, got input {shape:?}"),
                 ));
             }
-            let (normalized, mean, var) = normalize(x, axes, self.eps)?;
+            let (normalized, mean, var) = x.batch_normalize(self.eps)?;
             self.update_running_stats(&mean, &var, count)?;
             normalized
         } else {

@@ -29,7 +29,7 @@
 //! is the parameter `weight_orig`, and `weight_u` (`[out]`) and `weight_v`
 //! (`[in·kh·kw]`) are buffers, saved in checkpoints with the weights.
 //!
-//! Tests: `tests/nn_spectral_norm.rs` (σ against the exact value, the
+//! Tests: `crates/nn/tests/spectral_norm.rs` (σ against the exact value, the
 //! gradient against finite differences, checkpoints, determinism).
 
 use crate::layers::{Conv2d, Linear};

@@ -24,7 +24,7 @@ use crate::checkpoint::Entry;
 use ndarray::{ArrayD, Zip};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use tensor::kernels::{CHUNK, PARALLEL_THRESHOLD};
+use tensor::parallel::{CHUNK, PARALLEL_THRESHOLD};
 use tensor::{Element, Result, Tensor, TensorError};
 
 /// Adam's hyperparameters.

@@ -35,7 +35,7 @@
 //! `σ(±1000)` is exactly 1 or 0 and `softplus(−100) = e⁻¹⁰⁰` is still
 //! accurate, where the naive `ln(1 + e⁻¹⁰⁰)` rounds to 0.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::{map, zip_map};
 use crate::{Element, Result, Tensor};

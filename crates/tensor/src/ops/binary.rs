@@ -9,7 +9,7 @@
 //! ā = sum_to(ȳ · ∂f/∂a, shape(a))      b̄ = sum_to(ȳ · ∂f/∂b, shape(b))
 //! ```
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::zip_map;
 use crate::{Element, Result, Tensor};

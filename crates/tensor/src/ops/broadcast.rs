@@ -12,7 +12,7 @@
 //! is how a bias of shape `[F]` added to a batch `[N, F]` gets its gradient
 //! summed over the batch.
 //!
-//! Gradient checks: `tests/gradcheck_shape.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_shape.rs`.
 
 use crate::kernels::elementwise::{broadcast_map, broadcast_shape, sum_to_shape};
 use crate::{Element, Result, Tensor, TensorError};

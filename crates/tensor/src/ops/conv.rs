@@ -43,12 +43,123 @@
 //! the conv weight layout `[O = Cin, C = Cout]`, and output size
 //! `H = (H_in − 1)·s − 2p + d·(K − 1) + output_padding + 1`.
 //!
-//! Kernels: `kernels/im2col.rs`. Gradient checks: `tests/gradcheck_conv.rs`;
-//! values against direct loops: `tests/conv_reference.rs`; speed: `benches/conv.rs`.
+//! Kernels: `kernels/im2col.rs`. Gradient checks: `crates/tensor/tests/gradcheck_conv.rs`;
+//! values against direct loops: `crates/tensor/tests/conv_reference.rs`; speed: `benches/conv.rs`.
 
-use crate::kernels::im2col::{self, Conv2dParams, ConvGeometry, ConvTranspose2dParams};
+use crate::kernels::im2col::{self, ConvGeometry};
 use crate::{Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, IxDyn};
+
+/// Stride, zero padding and dilation of a 2-D convolution, as
+/// `[height, width]` pairs (they need not be equal).
+///
+/// ```
+/// use tensor::Conv2dParams;
+/// let p = Conv2dParams::new(2, 1).with_dilation(2);
+/// assert_eq!((p.stride, p.padding, p.dilation), ([2, 2], [1, 1], [2, 2]));
+/// assert_eq!(Conv2dParams::default(), Conv2dParams::new(1, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2dParams {
+    /// Step between neighbouring windows, in input pixels.
+    pub stride: [usize; 2],
+    /// Zeros added on both sides of the input.
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps (1 = adjacent pixels).
+    pub dilation: [usize; 2],
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl Conv2dParams {
+    /// The same stride and padding on both axes, dilation 1.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        Conv2dParams {
+            stride: [stride, stride],
+            padding: [padding, padding],
+            dilation: [1, 1],
+        }
+    }
+
+    /// These parameters with the same dilation on both axes.
+    pub fn with_dilation(self, dilation: usize) -> Self {
+        Conv2dParams {
+            dilation: [dilation, dilation],
+            ..self
+        }
+    }
+}
+
+/// Stride, padding, output padding and dilation of a 2-D transposed
+/// convolution (PyTorch's `ConvTranspose2d`), as `[height, width]` pairs.
+///
+/// `padding` is the padding of the convolution this op is the adjoint of;
+/// `output_padding` adds rows/columns at the bottom/right of the output to
+/// pick one of the several output sizes that convolution maps to the same
+/// input size (it must be smaller than the stride or the dilation).
+///
+/// ```
+/// use tensor::ConvTranspose2dParams;
+/// let p = ConvTranspose2dParams::new(2, 1).with_output_padding(1);
+/// assert_eq!((p.stride, p.padding, p.output_padding, p.dilation), ([2, 2], [1, 1], [1, 1], [1, 1]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvTranspose2dParams {
+    /// Stride of the adjoint convolution (the upsampling factor).
+    pub stride: [usize; 2],
+    /// Padding of the adjoint convolution (removed from the output's borders).
+    pub padding: [usize; 2],
+    /// Extra rows/columns at the bottom/right of the output.
+    pub output_padding: [usize; 2],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 2],
+}
+
+impl Default for ConvTranspose2dParams {
+    fn default() -> Self {
+        ConvTranspose2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl ConvTranspose2dParams {
+    /// The same stride and padding on both axes, no output padding, dilation 1.
+    pub fn new(stride: usize, padding: usize) -> Self {
+        ConvTranspose2dParams {
+            stride: [stride, stride],
+            padding: [padding, padding],
+            ..Self::default()
+        }
+    }
+
+    /// These parameters with the same output padding on both axes.
+    pub fn with_output_padding(self, output_padding: usize) -> Self {
+        ConvTranspose2dParams {
+            output_padding: [output_padding, output_padding],
+            ..self
+        }
+    }
+
+    /// These parameters with the same dilation on both axes.
+    pub fn with_dilation(self, dilation: usize) -> Self {
+        ConvTranspose2dParams {
+            dilation: [dilation, dilation],
+            ..self
+        }
+    }
+}
 
 /// Runs `f` on the values of `t` as one row-major slice (copying only if `t`
 /// is a non-contiguous view).
@@ -253,7 +364,7 @@ impl<T: Element> Tensor<T> {
     ///
     /// ```
     /// use tensor::Tensor;
-    /// use tensor::kernels::im2col::Conv2dParams;
+    /// use tensor::Conv2dParams;
     /// let x = Tensor::<f32>::ones(&[1, 1, 4, 4]);
     /// let w = Tensor::<f32>::ones(&[1, 1, 3, 3]);
     /// let y = x.conv2d(&w, None, Conv2dParams::new(1, 1))?;
@@ -282,7 +393,7 @@ impl<T: Element> Tensor<T> {
     ///
     /// ```
     /// use tensor::Tensor;
-    /// use tensor::kernels::im2col::ConvTranspose2dParams;
+    /// use tensor::ConvTranspose2dParams;
     /// // Stride 2, kernel 4, padding 1 doubles the size (the DCGAN upsampler).
     /// let x = Tensor::<f32>::ones(&[2, 8, 7, 7]);
     /// let w = Tensor::<f32>::ones(&[8, 3, 4, 4]);
@@ -369,7 +480,7 @@ impl<T: Element> Tensor<T> {
     ///
     /// ```
     /// use tensor::Tensor;
-    /// use tensor::kernels::im2col::Conv2dParams;
+    /// use tensor::Conv2dParams;
     /// let x = Tensor::<f64>::ones(&[2, 1, 3, 3]);
     /// let g = Tensor::<f64>::ones(&[2, 4, 2, 2]);
     /// let w_grad = x.conv2d_weight_grad(&g, [2, 2], Conv2dParams::default())?;

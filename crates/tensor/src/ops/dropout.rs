@@ -20,7 +20,7 @@
 //! are `f64` in both precisions so an `f32` and an `f64` tensor get the same
 //! mask from the same seed.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_elementwise.rs`.
 
 use crate::kernels::elementwise::zip_map;
 use crate::{Element, Result, Tensor, TensorError};

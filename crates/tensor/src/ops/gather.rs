@@ -19,7 +19,7 @@
 //! The indices are a constant of the op (for max pooling, the arg-max found
 //! in the forward pass), so second derivatives need nothing more.
 //!
-//! Gradient checks: `tests/gradcheck_conv.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_conv.rs`.
 
 use crate::kernels::{CHUNK, PARALLEL_THRESHOLD};
 use crate::{Element, Result, Tensor, TensorError};

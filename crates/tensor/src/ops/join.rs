@@ -13,7 +13,7 @@
 //! `stack` is `unsqueeze` on every input followed by `concat`, and gets its
 //! gradient from those two.
 //!
-//! Gradient checks: `tests/gradcheck_shape.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_shape.rs`.
 
 use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::Axis;

@@ -33,7 +33,7 @@
 //! y = x·Wᵀ + b   ⇒   x̄ = Ȳ·W      W̄ = Ȳᵀ·x      b̄ = Σ_rows Ȳ
 //! ```
 //!
-//! Gradient checks: `tests/gradcheck_matmul.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`. Speed: `benches/matmul.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_matmul.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`. Speed: `benches/matmul.rs`.
 
 use crate::kernels::elementwise::broadcast_shape;
 use crate::{Element, Result, Tensor, TensorError};

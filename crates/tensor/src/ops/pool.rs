@@ -20,10 +20,10 @@
 //!   stride-`(sh, sw)` convolution with a kernel of ones (differentiable, whose
 //!   own backward is the upsampling again).
 //!
-//! Gradient checks: `tests/gradcheck_conv.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`; values: `tests/conv_reference.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_conv.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`; values: `crates/tensor/tests/conv_reference.rs`.
 
+use crate::Conv2dParams;
 use crate::kernels::PARALLEL_THRESHOLD;
-use crate::kernels::im2col::Conv2dParams;
 use crate::{Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;

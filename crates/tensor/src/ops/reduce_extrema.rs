@@ -1,15 +1,5 @@
-//! Reductions beyond the sum: variance, maximum and minimum.
-//!
-//! Variance is built from ops that are already differentiable (mean, sub,
-//! mul, sum), so its gradient and every higher derivative come for free. With
-//! `μ = mean(x)` over `n` elements and a correction `c` (0 for the population
-//! variance that BatchNorm uses, 1 for the unbiased estimate):
-//!
-//! ```text
-//! y = Σ_i (x_i − μ)² / (n − c)   ⇒   x̄_i = ȳ · 2(x_i − μ) / (n − c)
-//! ```
-//!
-//! (the `∂μ/∂x_i` term drops out because `Σ_i (x_i − μ) = 0`).
+//! Reductions that pick one element: maximum and minimum (and their
+//! arg-versions).
 //!
 //! Max and min pick one input per output, so the whole gradient goes to the
 //! picked element and none to the others:
@@ -24,9 +14,9 @@
 //! `x̄ = mask ⊙ ȳ` is itself differentiable (its own derivative in `x` is zero,
 //! as it should be for a piecewise-linear function).
 //!
-//! Gradient checks: `tests/gradcheck_reduce.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_reduce.rs`.
 
-use super::reduce::{checked_axes, keepdim_shape};
+use super::reduce::keepdim_shape;
 use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
@@ -76,68 +66,6 @@ fn arg_extremum<'a, T: Element>(
 }
 
 impl<T: Element> Tensor<T> {
-    /// The variance of all elements, as a rank-0 tensor: `Σ (x − μ)² / (n − correction)`
-    /// (PyTorch's `torch.var(x, correction=…)`).
-    ///
-    /// `correction = 0` gives the population (biased) variance that batch
-    /// normalisation uses; `correction = 1` the unbiased sample variance.
-    /// Fails if the tensor has no more than `correction` elements.
-    ///
-    /// ```
-    /// use tensor::Tensor;
-    /// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[4])?;
-    /// assert_eq!(x.var(0)?.item()?, 3.5); // (4 + 1 + 0 + 9) / 4
-    /// assert!((x.var(1)?.item()? - 14.0 / 3.0).abs() < 1e-12);
-    /// # Ok::<(), tensor::TensorError>(())
-    /// ```
-    pub fn var(&self, correction: usize) -> Result<Tensor<T>> {
-        let all: Vec<usize> = (0..self.ndim()).collect();
-        self.variance("var", &all, false, correction)
-    }
-
-    /// The variance over `axes` (see [`var`](Self::var) for `correction`);
-    /// with `keepdim` the reduced axes stay as size 1. PyTorch's
-    /// `x.var(dim, keepdim=…, correction=…)`; a negative axis counts from the back.
-    ///
-    /// ```
-    /// use tensor::Tensor;
-    /// let x = Tensor::<f64>::from_vec(vec![1.0, 3.0, 2.0, 2.0], &[2, 2])?;
-    /// assert_eq!(x.var_axes(&[1], false, 0)?.to_vec(), vec![1.0, 0.0]);
-    /// assert_eq!(x.var_axes(&[0], true, 1)?.shape(), vec![1, 2]);
-    /// # Ok::<(), tensor::TensorError>(())
-    /// ```
-    pub fn var_axes(&self, axes: &[impl Dim], keepdim: bool, correction: usize) -> Result<Tensor<T>> {
-        self.variance("var_axes", axes, keepdim, correction)
-    }
-
-    /// The shared body of `var` and `var_axes`, reporting errors as `op`.
-    fn variance(
-        &self,
-        op: &'static str,
-        axes: &[impl Dim],
-        keepdim: bool,
-        correction: usize,
-    ) -> Result<Tensor<T>> {
-        let shape = self.shape();
-        let axes = checked_axes(op, &shape, axes)?;
-        let count: usize = axes.iter().map(|&a| shape[a]).product();
-        if count <= correction {
-            return Err(TensorError::argument(
-                op,
-                format!(
-                    "the variance of {count} element(s) (axes {axes:?} of shape {shape:?}) \
-                     with correction {correction} divides by {count} − {correction} ≤ 0"
-                ),
-            ));
-        }
-        // y = Σ_axes (x − μ)² / (n − c), with μ kept as size-1 axes so that
-        // it broadcasts against x. Every step is a differentiable op, so
-        // x̄ = ȳ · 2(x − μ)/(n − c) (and its derivatives) follow by the chain rule.
-        let centred = self.sub(&self.mean_axes(&axes, true)?)?;
-        let scale = T::one() / T::from_f64((count - correction) as f64);
-        Ok(centred.mul(&centred)?.sum_axes(&axes, keepdim)?.mul_scalar(scale))
-    }
-
     /// The largest element, as a rank-0 tensor (PyTorch's `x.max()`, `x.amax()`); NaN if any element is NaN,
     /// −∞ for an empty tensor.
     ///

@@ -4,7 +4,7 @@
 //! Each only renames the shape of the same row-major values, so it is a
 //! reshape, and its backward is reshape's: `x̄ = reshape(ȳ, shape(x))`.
 //!
-//! Gradient checks: `tests/gradcheck_shape.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_shape.rs`.
 
 use crate::{Dim, Element, Result, Tensor, TensorError};
 

@@ -16,7 +16,7 @@
 //! Since each backward is the other op of its pair, both are differentiable
 //! to any order.
 //!
-//! Gradient checks: `tests/gradcheck_shape.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_shape.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};

@@ -11,7 +11,7 @@
 //!
 //! Permute and transpose are views: no element is copied.
 //!
-//! Gradient checks: `tests/gradcheck_shape.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_shape.rs`.
 
 use crate::{Dim, Element, Result, Tensor, TensorError};
 use ndarray::IxDyn;

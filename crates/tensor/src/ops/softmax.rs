@@ -41,7 +41,7 @@
 //! Lanes are independent and each is reduced serially, so the parallel
 //! forward (for large tensors) is bitwise deterministic.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_elementwise.rs`.
 
 use crate::kernels::PARALLEL_THRESHOLD;
 use crate::{Dim, Element, Result, Tensor};

@@ -32,7 +32,7 @@
 //! derivative is zero, which is right everywhere except at the kinks, where
 //! the op has no derivative anyway.
 //!
-//! Gradient checks: `tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `tests/gradcheck_pytorch_semantics.rs`.
+//! Gradient checks: `crates/tensor/tests/gradcheck_elementwise.rs` and (for the PyTorch forms) `crates/tensor/tests/gradcheck_pytorch_semantics.rs`.
 
 use crate::kernels::elementwise::map;
 use crate::{Element, Result, Tensor, TensorError};

@@ -63,7 +63,7 @@ static F32_FLOP: AtomicU64 = AtomicU64::new(0);
 ///
 /// ```
 /// use ndarray::Array2;
-/// use tensor::kernels::gemm::{f32_flop_count, matmul};
+/// use tensor::gemm::{f32_flop_count, matmul};
 /// let before = f32_flop_count();
 /// let (a, b) = (Array2::<f32>::ones((4, 3)), Array2::<f32>::ones((3, 5)));
 /// let _ = matmul(a.view(), b.view());
@@ -87,7 +87,7 @@ const BLOCK_ALIGN: usize = 16;
 ///
 /// ```
 /// use ndarray::{Array2, array};
-/// use tensor::kernels::gemm::gemm_into;
+/// use tensor::gemm::gemm_into;
 /// let (a, b) = (array![[1.0_f32, 2.0], [3.0, 4.0]], array![[1.0_f32], [1.0]]);
 /// let mut c = Array2::from_elem((2, 1), 1.0_f32);
 /// gemm_into(2.0, a.view(), b.view(), 1.0, c.view_mut()); // c = 2·a·b + c
@@ -117,7 +117,7 @@ pub fn gemm_into<T: Element>(
 ///
 /// ```
 /// use ndarray::array;
-/// use tensor::kernels::gemm::matmul;
+/// use tensor::gemm::matmul;
 /// let (a, b) = (array![[1.0_f32, 2.0], [3.0, 4.0]], array![[0.0_f32, 1.0], [1.0, 0.0]]);
 /// assert_eq!(matmul(a.view(), b.view()), array![[2.0, 1.0], [4.0, 3.0]]);
 /// ```
@@ -149,7 +149,7 @@ pub fn matmul<T: Element>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<
 ///
 /// ```
 /// use ndarray::Array3;
-/// use tensor::kernels::gemm::matmul_batched;
+/// use tensor::gemm::matmul_batched;
 /// let a = Array3::from_shape_fn((2, 1, 2), |(i, _, j)| (i + j) as f64); // [[0, 1]], [[1, 2]]
 /// let b = Array3::from_elem((2, 2, 1), 1.0);
 /// assert_eq!(matmul_batched(a.view(), b.view()).iter().copied().collect::<Vec<_>>(), vec![1.0, 3.0]);
@@ -216,7 +216,7 @@ fn output<T: Element>(len: usize) -> Array1<MaybeUninit<T>> {
 ///
 /// ```
 /// use ndarray::{Array2, array};
-/// use tensor::kernels::gemm::gemm_serial;
+/// use tensor::gemm::gemm_serial;
 /// let a = array![[1.0_f64, 2.0], [3.0, 4.0]];
 /// let mut c = Array2::zeros((2, 2));
 /// gemm_serial(1.0, a.view(), a.t(), 0.0, c.view_mut()); // a·aᵀ, the transpose read through strides
@@ -434,7 +434,7 @@ unsafe fn gemm_block<T: Element>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'
 /// adjacent: the microkernel always writes along rows.
 ///
 /// ```
-/// use tensor::kernels::gemm::sgemm;
+/// use tensor::gemm::sgemm;
 /// let (a, b) = ([1.0_f32, 2.0, 3.0, 4.0], [1.0_f32, 1.0]); // a is 2×2, b is 2×1
 /// let mut c = [10.0_f32, 20.0];
 /// // c = 2·a·b + 1·c, all row-major
@@ -491,7 +491,7 @@ pub unsafe fn sgemm(
 /// matrices.
 ///
 /// ```
-/// use tensor::kernels::gemm::{GemmPath, sgemm_row_major};
+/// use tensor::gemm::{GemmPath, sgemm_row_major};
 /// let (a, b) = ([1.0_f32, 2.0, 3.0, 4.0], [1.0_f32, 1.0]); // 2×2 and 2×1
 /// let mut c = [0.0_f32; 2];
 /// sgemm_row_major(GemmPath::best_available(), (2, 2, 1), &a, &b, &mut c);

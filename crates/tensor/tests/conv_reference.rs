@@ -4,7 +4,7 @@
 
 mod common;
 
-use tensor::kernels::im2col::{Conv2dParams, ConvTranspose2dParams};
+use tensor::{Conv2dParams, ConvTranspose2dParams};
 use tensor::{Element, Tensor};
 
 /// (x shape, w shape, stride, padding, dilation).

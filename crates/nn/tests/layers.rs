@@ -1,6 +1,8 @@
 //! The nn layers: gradient checks in f64 (first and second order), naming,
 //! train/eval behaviour and initialisation statistics.
 
+// The gradient-check helpers of the tensor crate's tests, shared.
+#[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
 use common::{check, randn, rng};

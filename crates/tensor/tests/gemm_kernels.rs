@@ -9,7 +9,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tensor::kernels::gemm::{GemmPath, sgemm_on, sgemm_row_major};
+use tensor::gemm::{GemmPath, sgemm_on, sgemm_row_major};
 
 const PATHS: [GemmPath; 3] = [GemmPath::Portable, GemmPath::Avx2, GemmPath::Avx512];
 

@@ -1,6 +1,8 @@
 //! Optimizers against values computed by hand from their update equations,
 //! and a toy regression that each of them must fit.
 
+// The gradient-check helpers of the tensor crate's tests, shared.
+#[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
 use nn::{Adam, AdamConfig, Linear, Module, Optimizer, Sequential, Sgd, SgdConfig, Tanh};

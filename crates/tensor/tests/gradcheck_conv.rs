@@ -7,7 +7,7 @@ mod common;
 use common::{check, distinct, randn, rng};
 use std::sync::Arc;
 use tensor::Tensor;
-use tensor::kernels::im2col::{Conv2dParams, ConvTranspose2dParams};
+use tensor::{Conv2dParams, ConvTranspose2dParams};
 
 /// (x shape, w shape, stride, padding, dilation).
 type ConvCase = ([usize; 4], [usize; 4], [usize; 2], [usize; 2], [usize; 2]);

@@ -1,6 +1,8 @@
 //! Checkpoints: exact round trips, and clear errors (never a panic, never a
 //! half-loaded module) for missing, truncated, corrupt and mismatched files.
 
+// The gradient-check helpers of the tensor crate's tests, shared.
+#[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
 use nn::checkpoint::{self, CheckpointError, Entry};

@@ -1,4 +1,5 @@
-//! Helpers shared by the gradient-check test files.
+//! Helpers shared by the gradient-check test files (of this crate, and of
+//! `crates/nn/tests`, which include this file by path).
 #![allow(dead_code)]
 
 use rand::SeedableRng;
@@ -50,5 +51,17 @@ pub fn check(
     }
     if let Err(e) = gradgradcheck(f, inputs, &options) {
         panic!("{name}: second derivative: {e}");
+    }
+}
+
+/// Asserts `actual ≈ expected` elementwise, within `tolerance` relative to
+/// `1 + |expected|`.
+pub fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
+    assert_eq!(actual.len(), expected.len());
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= tolerance * (1.0 + e.abs()),
+            "element {i}: {a} vs {e}"
+        );
     }
 }

@@ -1,25 +1,16 @@
-//! The fused and fast-path kernels added for training speed: first- and
-//! second-derivative checks of `linear` and of BatchNorm's fused
-//! normalisation, and their values (including the strided broadcast loops,
-//! the per-channel sums and the parallel paths) against the plain composed
-//! ops or direct loops, with bitwise reproducibility on a fixed thread count.
+//! The fused ops and fast-path kernels added for training speed: first- and
+//! second-derivative checks of `linear`, of BatchNorm's normalisation
+//! (`batch_normalize`) and of the fused binary cross-entropy on logits
+//! (`bce_with_logits`), and their values (including the strided broadcast
+//! loops, the per-channel sums and the parallel paths) against the plain
+//! composed ops or direct loops, with bitwise reproducibility on a fixed
+//! thread count. The layers built on them (`nn::BatchNorm2d`, its running
+//! estimates): `crates/nn/tests/batch_norm.rs`.
 
 mod common;
 
-use common::{check, randn, rng};
-use nn::{BatchNorm1d, BatchNorm2d, Module};
-use tensor::kernels::elementwise::{sum_to_shape, zip_map};
+use common::{assert_close, check, randn, rng};
 use tensor::{Tensor, no_grad};
-
-fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
-    assert_eq!(actual.len(), expected.len());
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= tolerance * (1.0 + e.abs()),
-            "element {i}: {a} vs {e}"
-        );
-    }
-}
 
 #[test]
 fn linear_gradients_with_and_without_bias() {
@@ -59,61 +50,6 @@ fn linear_matches_matmul_plus_bias_and_gives_row_major_weight_grads() {
 }
 
 #[test]
-fn fused_batch_norm_first_and_second_derivatives() {
-    let mut r = rng(42);
-    let inputs = [
-        randn(&[3, 2, 2, 3], &mut r),
-        randn(&[2], &mut r),
-        randn(&[2], &mut r),
-    ];
-    check(
-        "BatchNorm2d",
-        |xs| BatchNorm2d::with_affine(xs[1].clone(), xs[2].clone())?.forward(&xs[0]),
-        &inputs,
-    );
-    // Without the affine part, and through a nonlinearity so that the
-    // second derivative of the normalisation itself is exercised.
-    check(
-        "BatchNorm1d [N, C, L] then tanh",
-        |xs| {
-            let bn = BatchNorm1d::with_affine(Tensor::ones(&[3]), Tensor::zeros(&[3]))?;
-            bn.forward(&xs[0])?.tanh().mul(&xs[1])
-        },
-        &[randn(&[4, 3, 2], &mut r), randn(&[4, 3, 2], &mut r)],
-    );
-}
-
-/// BatchNorm's training-mode normalisation composed of plain ops.
-fn composed_normalize(x: &Tensor<f64>, axes: &[usize]) -> Tensor<f64> {
-    let mean = x.mean_axes(axes, true).unwrap();
-    let var = x.var_axes(axes, true, 0).unwrap();
-    x.sub(&mean).unwrap().div(&var.add_scalar(1e-5).sqrt()).unwrap()
-}
-
-#[test]
-fn fused_batch_norm_matches_the_composed_ops_on_large_inputs() {
-    // Large enough for the parallel paths; f64 so the comparison is tight.
-    let mut r = rng(43);
-    let x = randn(&[16, 24, 9, 11], &mut r).with_requires_grad();
-    let seed = randn(&[16, 24, 9, 11], &mut r);
-    let bn = BatchNorm2d::<f64>::new(24);
-    let fused = bn.forward(&x).unwrap();
-    let composed = composed_normalize(&x, &[0, 2, 3]);
-    assert_close(&fused.to_vec(), &composed.to_vec(), 1e-10);
-    let grad = |y: &Tensor<f64>| {
-        x.zero_grad();
-        y.mul(&seed).unwrap().sum().backward().unwrap();
-        x.grad().unwrap().to_vec()
-    };
-    assert_close(&grad(&fused), &grad(&composed), 1e-9);
-    // Running statistics: mean and unbiased variance, momentum 0.1.
-    let n = (16 * 9 * 11) as f64;
-    let var = x.var_axes(&[0, 2, 3], false, 0).unwrap().to_vec();
-    let expected: Vec<f64> = var.iter().map(|v| 0.9 + 0.1 * v * n / (n - 1.0)).collect();
-    assert_close(&bn.running_var().to_vec(), &expected, 1e-12);
-}
-
-#[test]
 fn broadcasting_loops_match_direct_indexing() {
     let mut r = rng(44);
     // Channel pattern, row pattern, both-sided broadcast, and a transposed view.
@@ -143,11 +79,9 @@ fn broadcasting_loops_match_direct_indexing() {
     let doubled = t.mul_scalar(2.0);
     let expected: Vec<f64> = t.to_vec().iter().map(|v| v * 2.0).collect();
     assert_eq!(doubled.to_vec(), expected);
-    let shifted = zip_map("test", t.array().view(), m.t().unwrap().array().view(), |x, y| {
-        x - y
-    })
-    .unwrap();
-    assert!(shifted.iter().all(|&v| v == 0.0));
+    // Two transposed views: both operands strided the same way.
+    let shifted = t.sub(&m.t().unwrap()).unwrap();
+    assert!(shifted.to_vec().iter().all(|&v| v == 0.0));
 }
 
 #[test]
@@ -162,7 +96,7 @@ fn sums_to_a_shape_match_loops_and_broadcast_is_their_adjoint() {
         [3, 4, 5, 6],
         [1, 1, 1, 1],
     ] {
-        let got = sum_to_shape(x.array().view(), &target);
+        let got = x.sum_to(&target).unwrap().to_vec();
         for (flat, &g) in got.iter().enumerate() {
             // The target index of `flat`, then the sum over matching x indices.
             let mut idx = [0; 4];
@@ -207,6 +141,93 @@ fn sums_to_a_shape_match_loops_and_broadcast_is_their_adjoint() {
     assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
 }
 
+/// BatchNorm's training-mode normalisation composed of plain ops.
+fn composed_normalize(x: &Tensor<f64>, axes: &[usize], eps: f64) -> Tensor<f64> {
+    let mean = x.mean_axes(axes, true).unwrap();
+    let var = x.var_axes(axes, true, 0).unwrap();
+    x.sub(&mean).unwrap().div(&var.add_scalar(eps).sqrt()).unwrap()
+}
+
+#[test]
+fn batch_normalize_first_and_second_derivatives() {
+    let mut r = rng(47);
+    // Through a nonlinearity and a weighting, so that the second derivative
+    // of the normalisation itself is exercised; [N, C, H, W] and [N, C].
+    check(
+        "batch_normalize [N, C, H, W] then tanh",
+        |xs| xs[0].batch_normalize(1e-5)?.0.tanh().mul(&xs[1]),
+        &[randn(&[3, 2, 2, 3], &mut r), randn(&[3, 2, 2, 3], &mut r)],
+    );
+    check(
+        "batch_normalize [N, C] squared",
+        |xs| {
+            let y = xs[0].batch_normalize(1e-5)?.0;
+            y.mul(&y)?.mul(&xs[1])
+        },
+        &[randn(&[5, 3], &mut r), randn(&[5, 3], &mut r)],
+    );
+}
+
+#[test]
+fn batch_normalize_matches_the_composed_ops_and_returns_the_statistics() {
+    // Large enough for the parallel paths; f64 so the comparison is tight.
+    let mut r = rng(48);
+    let x = randn(&[16, 24, 9, 11], &mut r).with_requires_grad();
+    let seed = randn(&[16, 24, 9, 11], &mut r);
+    let (fused, mean, var) = x.batch_normalize(1e-5).unwrap();
+    let composed = composed_normalize(&x, &[0, 2, 3], 1e-5);
+    assert_close(&fused.to_vec(), &composed.to_vec(), 1e-10);
+    let grad = |y: &Tensor<f64>| {
+        x.zero_grad();
+        y.mul(&seed).unwrap().sum().backward().unwrap();
+        x.grad().unwrap().to_vec()
+    };
+    assert_close(&grad(&fused), &grad(&composed), 1e-9);
+    let axes = [0, 2, 3];
+    assert_close(
+        &mean.to_vec(),
+        &x.mean_axes(&axes, false).unwrap().to_vec(),
+        1e-12,
+    );
+    assert_close(
+        &var.to_vec(),
+        &x.var_axes(&axes, false, 0).unwrap().to_vec(),
+        1e-12,
+    );
+    assert!(!mean.requires_grad() && !var.requires_grad());
+    // Bad shapes are errors that name the op, not panics.
+    let e = randn(&[4], &mut r).batch_normalize(1e-5).unwrap_err().to_string();
+    assert!(e.contains("batch_normalize") && e.contains("[4]"), "{e}");
+    let e = Tensor::<f64>::zeros(&[0, 3])
+        .batch_normalize(1e-5)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_normalize") && e.contains("[0, 3]"), "{e}");
+}
+
+#[test]
+fn bce_with_logits_first_and_second_derivatives_and_values() {
+    let mut r = rng(49);
+    // Logits on both sides of 0 (the loss is smooth there; its pieces are not).
+    check(
+        "bce_with_logits",
+        |xs| xs[0].bce_with_logits(&xs[1]),
+        &[randn(&[3, 4], &mut r), common::uniform(&[3, 4], 0.0, 1.0, &mut r)],
+    );
+    // Against the definition −[y·log σ(x) + (1−y)·log(1 − σ(x))].
+    let (x, y) = (randn(&[50], &mut r), common::uniform(&[50], 0.0, 1.0, &mut r));
+    let p = x.sigmoid();
+    let direct = y
+        .mul(&p.log())
+        .unwrap()
+        .add(&y.rsub_scalar(1.0).mul(&p.rsub_scalar(1.0).log()).unwrap())
+        .unwrap()
+        .neg();
+    assert_close(&x.bce_with_logits(&y).unwrap().to_vec(), &direct.to_vec(), 1e-12);
+    let e = x.bce_with_logits(&randn(&[5], &mut r)).unwrap_err().to_string();
+    assert!(e.contains("[50]") && e.contains("[5]"), "{e}");
+}
+
 #[test]
 fn fast_paths_are_bitwise_reproducible_on_two_threads() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
@@ -216,8 +237,7 @@ fn fast_paths_are_bitwise_reproducible_on_two_threads() {
             let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
                 .unwrap()
                 .with_requires_grad();
-            let bn = BatchNorm2d::<f32>::new(128);
-            let y = bn.forward(&x).unwrap().leaky_relu(0.2);
+            let y = x.batch_normalize(1e-5).unwrap().0.leaky_relu(0.2);
             let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
             y.sum().backward().unwrap();
             (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())

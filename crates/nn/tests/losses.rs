@@ -1,6 +1,8 @@
 //! Loss values and gradients against hand-computed cases, including extreme
 //! logits where a naive formula overflows.
 
+// The gradient-check helpers of the tensor crate's tests, shared.
+#[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
 use common::{check, randn, rng, uniform};

@@ -2,13 +2,15 @@
 //! gradient through `W / σ(W)` (u, v fixed) against finite differences,
 //! checkpoints of u and v, determinism, and wrapping a network's layers.
 
+// The gradient-check helpers of the tensor crate's tests, shared.
+#[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
 use nn::checkpoint;
 use nn::{Conv2d, LeakyReLU, Linear, Module, Sequential, SpectralNorm};
+use tensor::Conv2dParams;
 use tensor::Tensor;
 use tensor::gradcheck::{GradcheckMode, GradcheckOptions, gradcheck};
-use tensor::kernels::im2col::Conv2dParams;
 
 /// The largest singular value of a `[rows, 2]` matrix, exactly: the square
 /// root of the larger eigenvalue of the 2×2 matrix `WᵀW = [[a, b], [b, c]]`.

@@ -1,0 +1,110 @@
+//! Batch normalisation's normalisation step, as one op: per channel (axis 1),
+//! over every other axis, with the batch's own statistics,
+//!
+//! ```text
+//! x̂ = (x − μ_B)·r,   r = 1/√(σ²_B + ε)
+//! ```
+//!
+//! where μ_B and σ²_B (the biased variance) are the mean and variance of the
+//! channel's `m` values in the batch. This is what PyTorch's
+//! `F.batch_norm(x, None, None, training=True)` computes before the scale γ and
+//! shift β; `nn::BatchNorm1d`/`BatchNorm2d` add those (and the running
+//! estimates) around it.
+//!
+//! One op instead of about ten composed ones (mean, subtract, square, mean,
+//! add, sqrt, divide, with their broadcasts): two reading passes for the
+//! statistics and one writing pass (`kernels/norm.rs`).
+//!
+//! ## The derivative
+//!
+//! μ_B and σ²_B depend on every `x_i` of the channel, which is what makes
+//! BatchNorm's gradient differ from a plain affine map's. Per channel,
+//! `∂μ/∂x_i = 1/m` and `∂σ²/∂x_i = 2(x_i − μ)/m`; the chain rule through
+//! `x̂_j = (x_j − μ)·r` collects to
+//!
+//! ```text
+//! x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))        (ḡ the gradient of x̂)
+//! ```
+//!
+//! written with tensor ops, so it can be differentiated again (double
+//! backward). Gradient checks: `crates/tensor/tests/gradcheck_fused.rs`, and
+//! the layers' in `crates/nn/tests/nn_layers.rs`.
+
+use crate::kernels::norm::{channel_moments, channel_shift_scale};
+use crate::{Element, Result, Tensor, TensorError, is_grad_enabled};
+use ndarray::{ArrayD, IxDyn};
+
+impl<T: Element> Tensor<T> {
+    /// Normalises every channel (axis 1) of `self`, `[N, C, …]`, with the
+    /// batch's statistics over all the other axes: `x̂ = (x − μ)/√(σ² + ε)`,
+    /// recorded as one op. Also returns μ and the biased σ², both `[C]`, as
+    /// constants (BatchNorm keeps running estimates of them).
+    ///
+    /// PyTorch: `F.batch_norm(x, None, None, training=True, eps=eps)` (with
+    /// no weight and bias). Errors if `self` has fewer than two axes or a
+    /// channel has no values.
+    ///
+    /// ```
+    /// use tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2])?;
+    /// let (x_hat, mean, var) = x.batch_normalize(0.0)?;
+    /// assert_eq!(mean.to_vec(), vec![2.0, 20.0]);
+    /// assert_eq!(var.to_vec(), vec![1.0, 100.0]);
+    /// assert_eq!(x_hat.to_vec(), vec![-1.0, -1.0, 1.0, 1.0]);
+    /// # Ok::<(), tensor::TensorError>(())
+    /// ```
+    pub fn batch_normalize(&self, eps: f64) -> Result<(Tensor<T>, Tensor<T>, Tensor<T>)> {
+        const OP: &str = "batch_normalize";
+        let shape = self.shape();
+        if shape.len() < 2 {
+            return Err(TensorError::shape(
+                OP,
+                format!("expected [N, C, …] (at least two axes), got {shape:?}"),
+            ));
+        }
+        let (batch, channels) = (shape[0], shape[1]);
+        let plane: usize = shape[2..].iter().product();
+        if batch * plane == 0 {
+            return Err(TensorError::shape(
+                OP,
+                format!("every channel needs at least one value, got {shape:?}"),
+            ));
+        }
+        // Every axis but the channel axis: the statistics' axes.
+        let axes: Vec<usize> = (0..shape.len()).filter(|&a| a != 1).collect();
+        let eps = T::from_f64(eps);
+        let data = self.array();
+        let standard = data.as_standard_layout();
+        let values = standard.as_slice().expect("standard layout is contiguous");
+        let (mean, var) = channel_moments(values, batch, channels, plane);
+        let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
+        let out = channel_shift_scale(values, channels, plane, &mean, &inv_std);
+        let out = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same shape as x");
+        let mut channel_shape = vec![1; shape.len()];
+        channel_shape[1] = channels;
+        // r = 1/√(σ² + ε) as a constant, for backward passes that build no graph.
+        let r = Tensor::from_vec(inv_std, &channel_shape)?;
+        let normalized = Tensor::from_op(OP, &[self], out, move |ctx| {
+            let (x, x_hat, g) = (ctx.input(0), ctx.output, ctx.grad);
+            // When the backward is itself recorded (create_graph), r must be a
+            // function of x in the graph, so that x̄'s own derivative sees it.
+            let r = if is_grad_enabled() {
+                x.var_axes(&axes, true, 0)?
+                    .add_scalar(eps)
+                    .powf(T::from_f64(-0.5))
+            } else {
+                r.clone()
+            };
+            // x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))
+            let mean_g = g.mean_axes(&axes, true)?;
+            let mean_gx = g.mul(x_hat)?.mean_axes(&axes, true)?;
+            let grad = g.sub(&mean_g)?.sub(&x_hat.mul(&mean_gx)?)?.mul(&r)?;
+            Ok(vec![Some(grad)])
+        });
+        Ok((
+            normalized,
+            Tensor::from_vec(mean, &[channels])?,
+            Tensor::from_vec(var, &[channels])?,
+        ))
+    }
+}
