@@ -82,6 +82,18 @@ struct Cli {
     /// and --minibatch-std, the last one given counts.
     #[arg(long, overrides_with = "minibatch_std")]
     no_minibatch_std: bool,
+    /// D judges this many points at once, side by side (PacGAN); 1: one at
+    /// a time. The batch size must be a multiple of it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pack: u64,
+    /// The R1 penalty on D with this weight γ: `γ/2 · E‖∇ₓD(x)‖²` over the
+    /// real points, every D update (Mescheder et al., 2018).
+    #[arg(long, value_name = "GAMMA")]
+    r1: Option<f64>,
+    /// Both learning rates fall linearly towards 0 over this last share of
+    /// the steps, in (0, 1].
+    #[arg(long, value_name = "FRACTION")]
+    lr_decay: Option<f64>,
     /// Seed of every random draw; same seed and threads, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -138,6 +150,9 @@ fn train(cli: Cli) -> Result<(), String> {
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
         minibatch_std: cli.minibatch_std || !cli.no_minibatch_std,
+        pack: cli.pack as usize,
+        r1: cli.r1,
+        lr_decay: cli.lr_decay,
         seed: cli.seed,
     };
     config.validate().map_err(|e| e.to_string())?;

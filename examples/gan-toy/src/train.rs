@@ -5,15 +5,18 @@
 //! the sampler every step instead of an epoch of images.
 
 use crate::datasets::{Point, Toy};
-use crate::models::{SpreadReference, batch_spread, toy_gan};
+use crate::models::{DiscriminatorInput, ScoringHandles, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
+use gan::r1::R1;
+use gan::schedule::LinearDecay;
 use gan::train::{
     StepStats, adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
 };
-use nn::Adam;
+use nn::{Adam, Optimizer};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use std::sync::Mutex;
 use tensor::{Result, Tensor, TensorError, no_grad};
 
 /// Everything that defines a toy run.
@@ -41,6 +44,14 @@ pub struct ToyConfig {
     pub noise_dim: usize,
     /// Give D the batch's spread as an input (`models::MinibatchStd`).
     pub minibatch_std: bool,
+    /// Points D judges together (`models::Pack`); 1: one at a time.
+    pub pack: usize,
+    /// The R1 penalty's weight γ on D (`γ/2 · E‖∇ₓD(x)‖²` over real
+    /// points, every D update), or none.
+    pub r1: Option<f64>,
+    /// Both learning rates fall linearly towards 0 over this last share of
+    /// the steps (`gan::schedule::LinearDecay`), or stay constant.
+    pub lr_decay: Option<f64>,
     /// Seed of every random draw.
     pub seed: u64,
 }
@@ -88,6 +99,9 @@ impl ToyConfig {
             hidden: 128,
             noise_dim: 2,
             minibatch_std: true,
+            pack: 1,
+            r1: None,
+            lr_decay: None,
             seed: 0,
         }
     }
@@ -100,12 +114,25 @@ impl ToyConfig {
             ("d-steps", self.d_steps),
             ("hidden", self.hidden),
             ("noise-dim", self.noise_dim),
+            ("pack", self.pack),
         ] {
             if value == 0 {
                 return bad(format!("{name} must be at least 1"));
             }
         }
+        if self.batch_size % self.pack != 0 {
+            return bad(format!(
+                "batch-size {} is not a multiple of pack {}: D judges whole packs",
+                self.batch_size, self.pack
+            ));
+        }
         check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
+        if let Some(gamma) = self.r1 {
+            R1 { gamma, every: 1 }.validate().or_else(bad)?;
+        }
+        if let Some(fraction) = self.lr_decay {
+            LinearDecay { fraction }.validate().or_else(bad)?;
+        }
         if self.loss == LossKind::WganGp {
             return bad("the toy GANs take the losses bce, lsgan and hinge, not wgan-gp".into());
         }
@@ -126,6 +153,9 @@ impl ToyConfig {
             "hidden": self.hidden,
             "noise_dim": self.noise_dim,
             "minibatch_std": self.minibatch_std,
+            "pack": self.pack,
+            "r1": self.r1,
+            "lr_decay": self.lr_decay,
             "seed": self.seed,
         })
     }
@@ -139,8 +169,8 @@ pub const EVAL_REAL_STREAM: u64 = 4;
 pub struct ToyTrainer {
     config: ToyConfig,
     model: SequentialGan,
-    /// D's spread override, if D has a `MinibatchStd` layer.
-    spread: Option<SpreadReference>,
+    /// D's spread and pack overrides, for scoring single points.
+    handles: ScoringHandles,
     objective: Box<dyn Objective>,
     opt_g: Adam,
     opt_d: Adam,
@@ -155,10 +185,14 @@ impl ToyTrainer {
     /// A fresh run: weights drawn from the seed's weight stream.
     pub fn new(config: ToyConfig) -> Result<Self> {
         config.validate()?;
-        let (model, spread) = toy_gan(
+        let input = DiscriminatorInput {
+            pack: config.pack,
+            minibatch_std: config.minibatch_std,
+        };
+        let (model, handles) = toy_gan(
             config.hidden,
             config.noise_dim,
-            config.minibatch_std,
+            input,
             &mut stream_rng(config.seed, streams::WEIGHTS),
         );
         let (opt_g, opt_d) = adam_pair(&model, (config.lr_g, config.lr_d), config.betas);
@@ -169,7 +203,7 @@ impl ToyTrainer {
             step: 0,
             config,
             model,
-            spread,
+            handles,
             opt_g,
             opt_d,
         })
@@ -179,6 +213,12 @@ impl ToyTrainer {
     /// points, then one generator update.
     pub fn step(&mut self) -> Result<StepStats> {
         let batch = self.config.batch_size;
+        let factor = self.config.lr_decay.map_or(1.0, |fraction| {
+            LinearDecay { fraction }.factor(self.step, self.config.steps)
+        });
+        self.opt_g.set_learning_rate(self.config.lr_g * factor);
+        self.opt_d.set_learning_rate(self.config.lr_d * factor);
+        let r1_weight = self.config.r1.map(|gamma| gamma / 2.0);
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
             let real = points_tensor(&self.config.dataset.sample(batch, &mut self.data_rng))?;
@@ -188,7 +228,7 @@ impl ToyTrainer {
                 self.objective.as_ref(),
                 &mut self.opt_d,
                 (&real, &z, &[]),
-                None, // no R1 penalty in the toy GANs
+                r1_weight,
                 &mut self.noise_rng,
             )?);
         }
@@ -228,18 +268,25 @@ impl ToyTrainer {
     ///
     /// With a minibatch-spread D, `reference` (the real points) sets the
     /// spread each point is scored with: D's verdict on `x` in a batch as
-    /// spread as those points.
+    /// spread as those points. With a packing D, each point is scored in a
+    /// pack with the first `pack − 1` points of `reference`.
     pub fn scores(&self, points: &[Point], reference: &[Point]) -> Result<Vec<f32>> {
-        let logits = match &self.spread {
-            None => no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?,
-            Some(handle) => {
-                let s = batch_spread(&points_tensor(reference)?)?.item()?;
-                set_spread(handle, Some(s));
-                let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]));
-                set_spread(handle, None);
-                logits?
-            }
-        };
+        if let Some(handle) = &self.handles.spread {
+            let s = batch_spread(&points_tensor(reference)?)?.item()?;
+            set_reference(handle, Some(s));
+        }
+        if let Some(handle) = &self.handles.pack {
+            let companions = reference.iter().take(self.config.pack - 1).flatten().copied();
+            set_reference(handle, Some(companions.collect()));
+        }
+        let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]));
+        if let Some(handle) = &self.handles.spread {
+            set_reference(handle, None);
+        }
+        if let Some(handle) = &self.handles.pack {
+            set_reference(handle, None);
+        }
+        let logits = logits?;
         let logits = logits.to_vec();
         Ok(match self.config.loss {
             LossKind::Bce => logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect(),
@@ -266,18 +313,20 @@ impl ToyTrainer {
             .grad()
             .ok_or_else(|| TensorError::argument("generator_push", "no gradient reached the fake points"))?
             .to_vec();
-        // ℓ_G is a mean over the n points, so each point's gradient in it is
-        // 1/n of that point's own loss gradient: the mean length of the own
-        // gradients is the plain sum of these lengths.
-        Ok(grad
+        // ℓ_G is a mean over the n/m packs of m points (m = 1 without
+        // packing), so each point's gradient in it is m/n of the gradient of
+        // its pack's own loss: the mean length of the own gradients over
+        // the n points is the sum of these lengths divided by m.
+        let total: f64 = grad
             .chunks_exact(2)
             .map(|g| f64::from(g[0]).hypot(f64::from(g[1])))
-            .sum())
+            .sum();
+        Ok(total / self.config.pack as f64)
     }
 }
 
-fn set_spread(handle: &SpreadReference, value: Option<f32>) {
-    *handle.lock().expect("no code panics while holding the reference") = value;
+fn set_reference<T>(handle: &Mutex<Option<T>>, value: Option<T>) {
+    *handle.lock().expect("no code panics while holding a reference") = value;
 }
 
 /// Points as a `[n, 2]` tensor.
