@@ -110,7 +110,8 @@ pub type PackReference = Arc<Mutex<Option<Vec<f32>>>>;
 ///
 /// When `companions` holds `m − 1` points, every row is instead followed by
 /// those same points: `[B, m·F]`. The heat maps score each grid point as a
-/// pack of that point and `m − 1` real ones: D's verdict on `x` among data.
+/// pack of that point and `m − 1` real ones (and average over several such
+/// sets, `ToyTrainer::scores`): D's verdict on `x` among data.
 pub struct Pack {
     /// Points judged together.
     pub points: usize,

@@ -180,6 +180,9 @@ impl ToyConfig {
     }
 }
 
+/// How many sets of real companions a packing D's heat map averages over.
+pub const COMPANION_DRAWS: usize = 4;
+
 /// The random stream of the fixed real points that frames and coverage use
 /// (after `gan::train::streams`' four).
 pub const EVAL_REAL_STREAM: u64 = 4;
@@ -287,26 +290,46 @@ impl ToyTrainer {
     ///
     /// With a minibatch-spread D, `reference` (the real points) sets the
     /// spread each point is scored with: D's verdict on `x` in a batch as
-    /// spread as those points. With a packing D, each point is scored in a
-    /// pack with the first `pack − 1` points of `reference`.
+    /// spread as those points. With a packing D, each point is scored in
+    /// packs with `pack − 1` real points of `reference`, [`COMPANION_DRAWS`]
+    /// times with different ones, and the scores are averaged: D's verdict
+    /// on `x` beside typical data, not beside one particular point.
     pub fn scores(&self, points: &[Point], reference: &[Point]) -> Result<Vec<f32>> {
         if let Some(handle) = &self.handles.spread {
             let s = batch_spread(&points_tensor(reference)?)?.item()?;
             set_reference(handle, Some(s));
         }
-        if let Some(handle) = &self.handles.pack {
-            let companions = reference.iter().take(self.config.pack - 1).flatten().copied();
-            set_reference(handle, Some(companions.collect()));
-        }
-        let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]));
+        let scores = match &self.handles.pack {
+            None => self.plain_scores(points),
+            Some(handle) => {
+                let per_pack = self.config.pack - 1;
+                let mut sum = vec![0.0f32; points.len()];
+                let mut outcome = Ok(());
+                for draw in 0..COMPANION_DRAWS {
+                    let companions = reference.iter().cycle().skip(draw * per_pack).take(per_pack);
+                    set_reference(handle, Some(companions.flatten().copied().collect()));
+                    match self.plain_scores(points) {
+                        Ok(scores) => sum.iter_mut().zip(scores).for_each(|(s, x)| *s += x),
+                        Err(e) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                }
+                set_reference(handle, None);
+                outcome.map(|()| sum.iter().map(|s| s / COMPANION_DRAWS as f32).collect())
+            }
+        };
         if let Some(handle) = &self.handles.spread {
             set_reference(handle, None);
         }
-        if let Some(handle) = &self.handles.pack {
-            set_reference(handle, None);
-        }
-        let logits = logits?;
-        let logits = logits.to_vec();
+        scores
+    }
+
+    /// D's scores at `points` with whatever references are set, on the
+    /// heat maps' scale (see [`ToyTrainer::scores`]).
+    fn plain_scores(&self, points: &[Point]) -> Result<Vec<f32>> {
+        let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?.to_vec();
         Ok(match self.config.loss {
             LossKind::Bce => logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect(),
             LossKind::Hinge => logits
