@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! gan-toy                                       ring8, the default settings: covers the ring
-//! gan-toy --dataset grid25                      another data set
-//! gan-toy --noise-dim 16 --no-minibatch-std --seed 1   the pre-#17 defaults: mode collapse
-//! gan-toy --d-steps 5 --lr-d 5e-3               a discriminator too strong (see docs chapter 5)
+//! gan-toy --dataset grid25                      another data set, with its own recipe (see --help)
+//! gan-toy --noise-dim 16 --no-minibatch-std --pack 1 --seed 1   the pre-#17 defaults: mode collapse
+//! gan-toy --noise-dim 16 --no-minibatch-std --pack 1 --d-steps 5 --lr-d 5e-3   a discriminator too strong
 //! gan-toy --loss lsgan                          another loss
 //! ```
 //!
@@ -32,21 +32,23 @@ use std::time::Instant;
     args_override_self = true
 )]
 struct Cli {
-    /// The data set.
+    /// The data set. grid25 has its own recipe: the defaults of --steps,
+    /// --lr and --lr-decay marked "grid25" below.
     #[arg(long, value_enum, default_value_t = Toy::Ring8)]
     dataset: Toy,
-    /// Generator steps.
-    #[arg(long, default_value_t = 4000)]
-    steps: u64,
+    /// Generator steps [default: 4000; grid25: 8000].
+    #[arg(long)]
+    steps: Option<u64>,
     /// A frame every this many steps (and one at the end).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     frame_every: u64,
     /// Points per batch.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
     batch_size: u64,
-    /// Learning rate of both networks (overridden by --lr-g / --lr-d).
-    #[arg(long, default_value_t = 2e-4)]
-    lr: f64,
+    /// Learning rate of both networks, overridden by --lr-g / --lr-d
+    /// [default: 2e-4; grid25: 5e-4].
+    #[arg(long)]
+    lr: Option<f64>,
     /// The generator's learning rate [default: --lr].
     #[arg(long)]
     lr_g: Option<f64>,
@@ -68,8 +70,8 @@ struct Cli {
     /// Units per hidden layer (three hidden layers in each network).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     hidden: u64,
-    /// Length of the generator's noise vector (16, with --no-minibatch-std,
-    /// is the pre-#17 default that collapses).
+    /// Length of the generator's noise vector (16, with --no-minibatch-std
+    /// --pack 1, is the pre-#17 default that collapses).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
     noise_dim: u64,
     /// Give the discriminator the batch's spread as a third input: the
@@ -82,6 +84,18 @@ struct Cli {
     /// and --minibatch-std, the last one given counts.
     #[arg(long, overrides_with = "minibatch_std")]
     no_minibatch_std: bool,
+    /// D judges this many points at once, side by side (PacGAN); 1: one at
+    /// a time, as before issue #17. The batch size must be a multiple of it.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pack: u64,
+    /// The R1 penalty on D with this weight γ: `γ/2 · E‖∇ₓD(x)‖²` over the
+    /// real points, every D update (Mescheder et al., 2018).
+    #[arg(long, value_name = "GAMMA")]
+    r1: Option<f64>,
+    /// Both learning rates fall linearly towards 0 over this last share of
+    /// the steps, in (0, 1]; 0 keeps them constant [default: 0; grid25: 0.5].
+    #[arg(long, value_name = "FRACTION")]
+    lr_decay: Option<f64>,
     /// Seed of every random draw; same seed and threads, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -126,19 +140,27 @@ fn train(cli: Cli) -> Result<(), String> {
             .build_global()
             .map_err(|e| format!("cannot start {n} threads: {e}"))?;
     }
+    // The data set's recipe, then every flag given on top of it.
+    let recipe = ToyConfig::new(cli.dataset);
     let config = ToyConfig {
-        dataset: cli.dataset,
-        steps: cli.steps,
+        steps: cli.steps.unwrap_or(recipe.steps),
         batch_size: cli.batch_size as usize,
-        lr_g: cli.lr_g.unwrap_or(cli.lr),
-        lr_d: cli.lr_d.unwrap_or(cli.lr),
+        lr_g: cli.lr_g.or(cli.lr).unwrap_or(recipe.lr_g),
+        lr_d: cli.lr_d.or(cli.lr).unwrap_or(recipe.lr_d),
         betas: (cli.beta1, cli.beta2),
         d_steps: cli.d_steps as usize,
         loss: cli.loss,
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
         minibatch_std: cli.minibatch_std || !cli.no_minibatch_std,
+        pack: cli.pack as usize,
+        r1: cli.r1,
+        lr_decay: match cli.lr_decay {
+            Some(0.0) => None,
+            given => given.or(recipe.lr_decay),
+        },
         seed: cli.seed,
+        ..recipe
     };
     config.validate().map_err(|e| e.to_string())?;
     let out = cli

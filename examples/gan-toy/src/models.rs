@@ -15,27 +15,54 @@
 //! fakes collapsed onto a few modes has a smaller `s` than a batch of real
 //! points, so D can reject it as a whole, and its gradient through `s`
 //! pushes G's points apart.
+//!
+//! With `pack = m > 1`, D judges `m` points at a time ([`Pack`], as in
+//! PacGAN, Lin et al., 2018): its input is `m` points of one kind side by
+//! side, and its score is one verdict on all of them. A generator that
+//! leaves modes empty makes packs whose points are too often alike, or too
+//! often from the same few places, which D can see in the joint input and
+//! a single point cannot show.
 
 use gan::data::BatchOptions;
 use gan::models::{SequentialGan, push_leaky_mlp};
 use nn::{Module, Sequential};
 use rand::Rng;
 use std::sync::{Arc, Mutex};
-use tensor::{Result, Tensor};
+use tensor::{Result, Tensor, TensorError};
 
 /// Hidden layers in each network.
 pub const HIDDEN_LAYERS: usize = 3;
 
+/// What D sees besides single points: the settings of its input layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscriminatorInput {
+    /// Points judged together ([`Pack`]); 1 is the plain D.
+    pub pack: usize,
+    /// The batch's spread as an extra input ([`MinibatchStd`]).
+    pub minibatch_std: bool,
+}
+
+/// The handles the heat maps use to score single points with a D whose
+/// input layers look at more than one point.
+#[derive(Default)]
+pub struct ScoringHandles {
+    /// The [`MinibatchStd`] layer's, if D has one.
+    pub spread: Option<SpreadReference>,
+    /// The [`Pack`] layer's, if D packs points.
+    pub pack: Option<PackReference>,
+}
+
 /// The toy GAN with `hidden` units per hidden layer and noise of
 /// `noise_dim` numbers, with PyTorch's default initialisation drawn from
-/// `rng` (generator first). With `minibatch_std`, D's first layer is a
-/// [`MinibatchStd`], whose reference handle is returned too.
+/// `rng` (generator first). D's first layers are a [`Pack`] (if
+/// `input.pack > 1`) and then a [`MinibatchStd`] (if `input.minibatch_std`),
+/// whose reference handles are returned too.
 pub fn toy_gan<R: Rng + ?Sized>(
     hidden: usize,
     noise_dim: usize,
-    minibatch_std: bool,
+    input: DiscriminatorInput,
     rng: &mut R,
-) -> (SequentialGan, Option<SpreadReference>) {
+) -> (SequentialGan, ScoringHandles) {
     let widths = |input: usize, output: usize| {
         let mut w = vec![input];
         w.extend([hidden; HIDDEN_LAYERS]);
@@ -43,16 +70,22 @@ pub fn toy_gan<R: Rng + ?Sized>(
         w
     };
     let generator = push_leaky_mlp(Sequential::new(), &widths(noise_dim, 2), rng);
-    let (discriminator, reference) = if minibatch_std {
+    let mut handles = ScoringHandles::default();
+    let mut layers = Sequential::new();
+    let mut width = 2;
+    if input.pack > 1 {
+        let layer = Pack::new(input.pack);
+        handles.pack = Some(Arc::clone(&layer.companions));
+        layers = layers.push(layer);
+        width *= input.pack;
+    }
+    if input.minibatch_std {
         let layer = MinibatchStd::default();
-        let reference = Arc::clone(&layer.reference);
-        (
-            push_leaky_mlp(Sequential::new().push(layer), &widths(3, 1), rng),
-            Some(reference),
-        )
-    } else {
-        (push_leaky_mlp(Sequential::new(), &widths(2, 1), rng), None)
-    };
+        handles.spread = Some(Arc::clone(&layer.reference));
+        layers = layers.push(layer);
+        width += 1;
+    }
+    let discriminator = push_leaky_mlp(layers, &widths(width, 1), rng);
     // The batch options describe MNIST images; points are never batched
     // through them, so the default stands in.
     let gan = SequentialGan::new(
@@ -62,7 +95,65 @@ pub fn toy_gan<R: Rng + ?Sized>(
         generator,
         discriminator,
     );
-    (gan, reference)
+    (gan, handles)
+}
+
+/// Points that [`Pack`] puts beside each row instead of packing rows
+/// together, when set: `(m − 1) · F` numbers, the companions one after
+/// another.
+pub type PackReference = Arc<Mutex<Option<Vec<f32>>>>;
+
+/// Joins each `m` consecutive rows of a batch `[B, F]` into one row:
+/// `[B/m, m·F]`, so that the layers after it judge `m` points at once
+/// (PacGAN). The rows of a training batch are independent draws, so
+/// consecutive rows are as good a grouping as any.
+///
+/// When `companions` holds `m − 1` points, every row is instead followed by
+/// those same points: `[B, m·F]`. The heat maps score each grid point as a
+/// pack of that point and `m − 1` real ones (and average over several such
+/// sets, `ToyTrainer::scores`): D's verdict on `x` among data.
+pub struct Pack {
+    /// Points judged together.
+    pub points: usize,
+    /// Shared with the trainer, which sets it while drawing heat maps.
+    pub companions: PackReference,
+}
+
+impl Pack {
+    /// A layer that packs `points` rows together.
+    pub fn new(points: usize) -> Self {
+        Pack {
+            points,
+            companions: Arc::default(),
+        }
+    }
+}
+
+impl Module for Pack {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let shape = x.shape();
+        let (rows, features) = (shape[0], shape[1..].iter().product::<usize>());
+        let companions = self
+            .companions
+            .lock()
+            .expect("no code panics while holding the companions")
+            .clone();
+        match companions {
+            Some(values) => {
+                let width = values.len();
+                let fixed = Tensor::from_vec(values, &[1, width])?.broadcast_to(&[rows, width])?;
+                Tensor::concat(&[x, &fixed], 1)
+            }
+            None if rows % self.points != 0 => Err(TensorError::argument(
+                "pack",
+                format!(
+                    "a batch of {rows} points cannot be cut into packs of {}",
+                    self.points
+                ),
+            )),
+            None => x.reshape(&[rows / self.points, self.points * features]),
+        }
+    }
 }
 
 /// A spread that [`MinibatchStd`] uses instead of its batch's, when set.

@@ -102,6 +102,12 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
             options.frame_size
         ));
     }
+    if EVAL_POINTS % config.pack != 0 {
+        return Err(format!(
+            "--pack {} does not divide the {EVAL_POINTS} points the numbers are measured on",
+            config.pack
+        ));
+    }
     let mut trainer = ToyTrainer::new(config.clone()).map_err(|e| e.to_string())?;
     let frames_dir = options.out.join("frames");
     prepare_frames_dir(&frames_dir)?;

@@ -5,15 +5,18 @@
 //! the sampler every step instead of an epoch of images.
 
 use crate::datasets::{Point, Toy};
-use crate::models::{SpreadReference, batch_spread, toy_gan};
+use crate::models::{DiscriminatorInput, ScoringHandles, batch_spread, toy_gan};
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::{LossKind, Objective};
+use gan::r1::R1;
+use gan::schedule::LinearDecay;
 use gan::train::{
     StepStats, adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
 };
-use nn::Adam;
+use nn::{Adam, Optimizer};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use std::sync::Mutex;
 use tensor::{Result, Tensor, TensorError, no_grad};
 
 /// Everything that defines a toy run.
@@ -41,31 +44,46 @@ pub struct ToyConfig {
     pub noise_dim: usize,
     /// Give D the batch's spread as an input (`models::MinibatchStd`).
     pub minibatch_std: bool,
+    /// Points D judges together (`models::Pack`); 1: one at a time.
+    pub pack: usize,
+    /// The R1 penalty's weight γ on D (`γ/2 · E‖∇ₓD(x)‖²` over real
+    /// points, every D update), or none.
+    pub r1: Option<f64>,
+    /// Both learning rates fall linearly towards 0 over this last share of
+    /// the steps (`gan::schedule::LinearDecay`), or stay constant.
+    pub lr_decay: Option<f64>,
     /// Seed of every random draw.
     pub seed: u64,
 }
 
 impl ToyConfig {
-    /// The default run: `ring8`, 4,000 steps of batch 256, Adam lr 2e-4 with
-    /// betas (0.5, 0.999), one D step per G step, `bce`, 128 hidden units,
-    /// noise of 2 numbers and the minibatch-spread input to D.
+    /// The default run of `dataset`: 4,000 steps of batch 256, Adam lr 2e-4
+    /// with betas (0.5, 0.999), one D step per G step, `bce`, 128 hidden
+    /// units, noise of 2 numbers, and a D that judges packs of 2 points
+    /// with the minibatch-spread input. `grid25` has its own recipe (below).
     ///
-    /// # Why these two
+    /// # Why these three
     ///
     /// Until issue #17 the noise had 16 numbers and D saw single points
     /// only; that setting covered all 8 modes of `ring8` on 1 of the seeds
-    /// 0–9 (modes covered: 7 2 2 1 5 7 2 8 4 7). Alone, 2 noise numbers gave
-    /// 8 7 8 on seeds 1, 2, 0 and the spread input 8 8 6 (even with 8,000
-    /// steps); the two together cover 8 of 8 on seeds 0–8 and 7 on seed 9,
-    /// where one mode holds 12 of 2,000 points. Chapter 5 has every run,
-    /// its command, and what was tried for seed 9.
+    /// 0–9 (modes covered: 7 2 2 1 5 7 2 8 4 7). 2 noise numbers and the
+    /// spread input together covered 8 of 8 on seeds 0–8 and 7 on seed 9,
+    /// where one mode held 12 of 2,000 points; packs of 2 on top cover 8 of
+    /// 8 on every seed 0–9, the thinnest mode holding 120 or more points
+    /// (a quarter of the fair share is 62.5), and take a third less time,
+    /// as D sees half as many rows. Chapter 5 has every run and its command.
     ///
+    /// * **Packs of 2** ([`crate::models::Pack`], PacGAN) let D judge two
+    ///   points at once: two fakes from a generator that favours a few
+    ///   modes land in the same mode more often than two real points do,
+    ///   which D can see in the pair and not in either point.
     /// * **The spread input** ([`crate::models::MinibatchStd`]) lets D judge
     ///   a batch as a whole: a batch piled onto a few modes is narrower than
     ///   a batch of real points, so D can reject it even when every point
     ///   in it looks real, and its gradient through the spread pushes the
-    ///   fakes apart. Without it, nothing in D's loss punishes a generator
-    ///   for leaving modes empty, which is what mode collapse is.
+    ///   fakes apart. Without one of these two, nothing in D's loss
+    ///   punishes a generator for leaving modes empty, which is what mode
+    ///   collapse is.
     /// * **Two noise numbers for 2-D data.** The data is a plane's worth of
     ///   points, so G needs no more inputs than two; with 16, most of the
     ///   noise's directions must be made irrelevant, and G's output starts
@@ -73,21 +91,36 @@ impl ToyConfig {
     ///   than to spread over eight. This is our reading of the measurements,
     ///   not a proof.
     ///
-    /// `--noise-dim 16 --no-minibatch-std` restores the old setting, and with
-    /// it the collapse on seeds 1, 2 and 3.
+    /// `--noise-dim 16 --no-minibatch-std --pack 1` restores the old
+    /// setting, and with it the collapse on seeds 1, 2 and 3.
+    ///
+    /// # grid25
+    ///
+    /// 25 modes need longer: 8,000 steps at lr 5e-4, both rates falling
+    /// linearly to 0 over the second half. That covers 15–19 of the 25 modes
+    /// on seeds 0–9 (the earlier defaults, 4,000 steps at 2e-4 without packs:
+    /// 8–14), not all 25: G finds every
+    /// mode's neighbourhood but leaves a few with fewer than a quarter of
+    /// their share. Chapter 5 lists what was tried.
     pub fn new(dataset: Toy) -> Self {
+        // grid25's recipe: see "grid25" above.
+        let grid = dataset == Toy::Grid25;
+        let lr = if grid { 5e-4 } else { 2e-4 };
         ToyConfig {
             dataset,
-            steps: 4000,
+            steps: if grid { 8000 } else { 4000 },
             batch_size: 256,
-            lr_g: 2e-4,
-            lr_d: 2e-4,
+            lr_g: lr,
+            lr_d: lr,
             betas: (0.5, 0.999),
             d_steps: 1,
             loss: LossKind::Bce,
             hidden: 128,
             noise_dim: 2,
             minibatch_std: true,
+            pack: 2,
+            r1: None,
+            lr_decay: grid.then_some(0.5),
             seed: 0,
         }
     }
@@ -100,12 +133,25 @@ impl ToyConfig {
             ("d-steps", self.d_steps),
             ("hidden", self.hidden),
             ("noise-dim", self.noise_dim),
+            ("pack", self.pack),
         ] {
             if value == 0 {
                 return bad(format!("{name} must be at least 1"));
             }
         }
+        if self.batch_size % self.pack != 0 {
+            return bad(format!(
+                "batch-size {} is not a multiple of pack {}: D judges whole packs",
+                self.batch_size, self.pack
+            ));
+        }
         check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
+        if let Some(gamma) = self.r1 {
+            R1 { gamma, every: 1 }.validate().or_else(bad)?;
+        }
+        if let Some(fraction) = self.lr_decay {
+            LinearDecay { fraction }.validate().or_else(bad)?;
+        }
         if self.loss == LossKind::WganGp {
             return bad("the toy GANs take the losses bce, lsgan and hinge, not wgan-gp".into());
         }
@@ -126,10 +172,16 @@ impl ToyConfig {
             "hidden": self.hidden,
             "noise_dim": self.noise_dim,
             "minibatch_std": self.minibatch_std,
+            "pack": self.pack,
+            "r1": self.r1,
+            "lr_decay": self.lr_decay,
             "seed": self.seed,
         })
     }
 }
+
+/// How many sets of real companions a packing D's heat map averages over.
+pub const COMPANION_DRAWS: usize = 4;
 
 /// The random stream of the fixed real points that frames and coverage use
 /// (after `gan::train::streams`' four).
@@ -139,8 +191,8 @@ pub const EVAL_REAL_STREAM: u64 = 4;
 pub struct ToyTrainer {
     config: ToyConfig,
     model: SequentialGan,
-    /// D's spread override, if D has a `MinibatchStd` layer.
-    spread: Option<SpreadReference>,
+    /// D's spread and pack overrides, for scoring single points.
+    handles: ScoringHandles,
     objective: Box<dyn Objective>,
     opt_g: Adam,
     opt_d: Adam,
@@ -155,10 +207,14 @@ impl ToyTrainer {
     /// A fresh run: weights drawn from the seed's weight stream.
     pub fn new(config: ToyConfig) -> Result<Self> {
         config.validate()?;
-        let (model, spread) = toy_gan(
+        let input = DiscriminatorInput {
+            pack: config.pack,
+            minibatch_std: config.minibatch_std,
+        };
+        let (model, handles) = toy_gan(
             config.hidden,
             config.noise_dim,
-            config.minibatch_std,
+            input,
             &mut stream_rng(config.seed, streams::WEIGHTS),
         );
         let (opt_g, opt_d) = adam_pair(&model, (config.lr_g, config.lr_d), config.betas);
@@ -169,7 +225,7 @@ impl ToyTrainer {
             step: 0,
             config,
             model,
-            spread,
+            handles,
             opt_g,
             opt_d,
         })
@@ -179,6 +235,12 @@ impl ToyTrainer {
     /// points, then one generator update.
     pub fn step(&mut self) -> Result<StepStats> {
         let batch = self.config.batch_size;
+        let factor = self.config.lr_decay.map_or(1.0, |fraction| {
+            LinearDecay { fraction }.factor(self.step, self.config.steps)
+        });
+        self.opt_g.set_learning_rate(self.config.lr_g * factor);
+        self.opt_d.set_learning_rate(self.config.lr_d * factor);
+        let r1_weight = self.config.r1.map(|gamma| gamma / 2.0);
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
             let real = points_tensor(&self.config.dataset.sample(batch, &mut self.data_rng))?;
@@ -188,7 +250,7 @@ impl ToyTrainer {
                 self.objective.as_ref(),
                 &mut self.opt_d,
                 (&real, &z, &[]),
-                None, // no R1 penalty in the toy GANs
+                r1_weight,
                 &mut self.noise_rng,
             )?);
         }
@@ -228,19 +290,46 @@ impl ToyTrainer {
     ///
     /// With a minibatch-spread D, `reference` (the real points) sets the
     /// spread each point is scored with: D's verdict on `x` in a batch as
-    /// spread as those points.
+    /// spread as those points. With a packing D, each point is scored in
+    /// packs with `pack − 1` real points of `reference`, [`COMPANION_DRAWS`]
+    /// times with different ones, and the scores are averaged: D's verdict
+    /// on `x` beside typical data, not beside one particular point.
     pub fn scores(&self, points: &[Point], reference: &[Point]) -> Result<Vec<f32>> {
-        let logits = match &self.spread {
-            None => no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?,
+        if let Some(handle) = &self.handles.spread {
+            let s = batch_spread(&points_tensor(reference)?)?.item()?;
+            set_reference(handle, Some(s));
+        }
+        let scores = match &self.handles.pack {
+            None => self.plain_scores(points),
             Some(handle) => {
-                let s = batch_spread(&points_tensor(reference)?)?.item()?;
-                set_spread(handle, Some(s));
-                let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]));
-                set_spread(handle, None);
-                logits?
+                let per_pack = self.config.pack - 1;
+                let mut sum = vec![0.0f32; points.len()];
+                let mut outcome = Ok(());
+                for draw in 0..COMPANION_DRAWS {
+                    let companions = reference.iter().cycle().skip(draw * per_pack).take(per_pack);
+                    set_reference(handle, Some(companions.flatten().copied().collect()));
+                    match self.plain_scores(points) {
+                        Ok(scores) => sum.iter_mut().zip(scores).for_each(|(s, x)| *s += x),
+                        Err(e) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                }
+                set_reference(handle, None);
+                outcome.map(|()| sum.iter().map(|s| s / COMPANION_DRAWS as f32).collect())
             }
         };
-        let logits = logits.to_vec();
+        if let Some(handle) = &self.handles.spread {
+            set_reference(handle, None);
+        }
+        scores
+    }
+
+    /// D's scores at `points` with whatever references are set, on the
+    /// heat maps' scale (see [`ToyTrainer::scores`]).
+    fn plain_scores(&self, points: &[Point]) -> Result<Vec<f32>> {
+        let logits = no_grad(|| self.model.discriminate(&points_tensor(points)?, &[]))?.to_vec();
         Ok(match self.config.loss {
             LossKind::Bce => logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect(),
             LossKind::Hinge => logits
@@ -266,18 +355,20 @@ impl ToyTrainer {
             .grad()
             .ok_or_else(|| TensorError::argument("generator_push", "no gradient reached the fake points"))?
             .to_vec();
-        // ℓ_G is a mean over the n points, so each point's gradient in it is
-        // 1/n of that point's own loss gradient: the mean length of the own
-        // gradients is the plain sum of these lengths.
-        Ok(grad
+        // ℓ_G is a mean over the n/m packs of m points (m = 1 without
+        // packing), so each point's gradient in it is m/n of the gradient of
+        // its pack's own loss: the mean length of the own gradients over
+        // the n points is the sum of these lengths divided by m.
+        let total: f64 = grad
             .chunks_exact(2)
             .map(|g| f64::from(g[0]).hypot(f64::from(g[1])))
-            .sum())
+            .sum();
+        Ok(total / self.config.pack as f64)
     }
 }
 
-fn set_spread(handle: &SpreadReference, value: Option<f32>) {
-    *handle.lock().expect("no code panics while holding the reference") = value;
+fn set_reference<T>(handle: &Mutex<Option<T>>, value: Option<T>) {
+    *handle.lock().expect("no code panics while holding a reference") = value;
 }
 
 /// Points as a `[n, 2]` tensor.

@@ -1,17 +1,19 @@
-//! The defaults cover the ring: every mode of `ring8` on the seeds where the
-//! pre-#17 defaults (16 noise numbers, no spread input)
-//! collapsed to 2 of 8, and the old defaults still collapse there.
+//! The defaults cover the ring: every mode of `ring8` on each seed from 0
+//! to 9 (issue #17; four representative seeds by default, all ten with
+//! `--ignored`), while the plain GAN of the pre-#17 defaults (16 noise
+//! numbers, no spread input, no packing) still collapses on seed 1; and
+//! `grid25`'s recipe covers most of the grid.
 //!
-//! Full-length default runs (4,000 steps), each on a rayon pool of one
-//! thread, so that they reproduce `gan-toy --threads 1 --seed S` bit for bit
-//! (chapter 5's table), and all three at once, so that the test takes about
-//! as long as one run per core.
+//! Full-length default runs, each on a rayon pool of one thread, so that
+//! they reproduce `gan-toy --threads 1 --seed S` bit for bit (chapter 5's
+//! tables), spread over as many worker threads as the machine has cores.
 
 use gan_toy::datasets::Toy;
 use gan_toy::run::{RunOptions, run};
 use gan_toy::train::ToyConfig;
+use std::sync::Mutex;
 
-/// Modes covered at the end of a `ring8` run of `config`, on one thread.
+/// Modes covered at the end of a run of `config`, on one thread.
 fn modes_covered(config: ToyConfig, name: &str) -> usize {
     let out = std::env::temp_dir().join(format!("gan-toy-coverage-{}-{name}", std::process::id()));
     let options = RunOptions {
@@ -26,36 +28,106 @@ fn modes_covered(config: ToyConfig, name: &str) -> usize {
         .expect("a one-thread pool");
     let summary = pool.install(|| run(config, &options)).expect("the run works");
     let _ = std::fs::remove_dir_all(&out);
-    summary.last().modes.as_ref().expect("ring8 has modes").covered
+    summary
+        .last()
+        .modes
+        .as_ref()
+        .expect("a mixture has modes")
+        .covered
 }
 
-#[test]
-fn the_defaults_cover_every_mode_where_the_old_ones_collapsed() {
-    let new = |seed| ToyConfig {
+/// `modes_covered` of each config, in order, run by one worker per core.
+fn all_covered(configs: Vec<(ToyConfig, String)>) -> Vec<usize> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let queue = Mutex::new(configs.into_iter().enumerate().collect::<Vec<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some((index, (config, name))) = queue.lock().expect("no panic in the queue").pop() {
+                    let covered = modes_covered(config, &name);
+                    results
+                        .lock()
+                        .expect("no panic in the results")
+                        .push((index, covered));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("no panic in the results");
+    results.sort_unstable();
+    results.into_iter().map(|(_, covered)| covered).collect()
+}
+
+/// The default `ring8` run with seed `seed`.
+fn ring(seed: u64) -> (ToyConfig, String) {
+    let config = ToyConfig {
         seed,
         ..ToyConfig::new(Toy::Ring8)
     };
-    // What `gan-toy --noise-dim 16 --no-minibatch-std` runs.
-    let old = ToyConfig {
+    (config, format!("ring8-{seed}"))
+}
+
+#[test]
+fn the_defaults_cover_the_ring_on_representative_seeds_and_the_plain_gan_collapses() {
+    // Seed 9 is the one the pre-packing defaults left at 7 modes; 3 and 5
+    // are where the defaults' thinnest mode is thinnest (120 and 128 of
+    // 2,000 points); 1 is where the plain GAN collapses.
+    let seeds = [1, 3, 5, 9];
+    let mut configs: Vec<(ToyConfig, String)> = seeds.iter().map(|&seed| ring(seed)).collect();
+    // What `gan-toy --noise-dim 16 --no-minibatch-std --pack 1 --seed 1` runs.
+    let plain = ToyConfig {
         noise_dim: 16,
         minibatch_std: false,
+        pack: 1,
         seed: 1,
         ..ToyConfig::new(Toy::Ring8)
     };
-    let (new_1, new_2, old_1) = std::thread::scope(|s| {
-        let a = s.spawn(|| modes_covered(new(1), "new-1"));
-        let b = s.spawn(|| modes_covered(new(2), "new-2"));
-        let c = s.spawn(|| modes_covered(old, "old-1"));
-        (
-            a.join().expect("no panic"),
-            b.join().expect("no panic"),
-            c.join().expect("no panic"),
-        )
-    });
-    assert_eq!(new_1, 8, "seed 1: the defaults cover only {new_1} of 8 modes");
-    assert_eq!(new_2, 8, "seed 2: the defaults cover only {new_2} of 8 modes");
+    configs.push((plain, "plain-1".into()));
+    let covered = all_covered(configs);
+    for (seed, &modes) in seeds.iter().zip(&covered) {
+        assert_eq!(
+            modes, 8,
+            "seed {seed}: the defaults cover only {modes} of 8 modes"
+        );
+    }
+    let plain = covered[seeds.len()];
     assert!(
-        old_1 <= 4,
-        "seed 1: the old defaults cover {old_1} of 8 modes, not a collapse"
+        plain <= 4,
+        "seed 1: the plain GAN covers {plain} of 8 modes, not a collapse"
     );
+}
+
+/// All ten seeds of issue #17 (about two minutes of CPU time, so not in
+/// the default test run): `cargo test -p gan-toy --release -- --ignored`.
+#[test]
+#[ignore = "ten full runs; the representative seeds run by default"]
+fn the_defaults_cover_the_ring_on_every_seed_from_0_to_9() {
+    let covered = all_covered((0..10).map(ring).collect());
+    for (seed, &modes) in covered.iter().enumerate() {
+        assert_eq!(
+            modes, 8,
+            "seed {seed}: the defaults cover only {modes} of 8 modes"
+        );
+    }
+}
+
+#[test]
+fn the_grid25_recipe_covers_most_of_the_grid() {
+    // Measured on seeds 0–9: 15 to 19 of 25 (the defaults before: 8 to 14).
+    let configs = (0..2)
+        .map(|seed| {
+            let config = ToyConfig {
+                seed,
+                ..ToyConfig::new(Toy::Grid25)
+            };
+            (config, format!("grid25-{seed}"))
+        })
+        .collect();
+    for (seed, modes) in all_covered(configs).into_iter().enumerate() {
+        assert!(
+            modes >= 15,
+            "seed {seed}: the grid25 recipe covers only {modes} of 25 modes"
+        );
+    }
 }

@@ -152,6 +152,13 @@ fn bad_flags_are_refused_with_the_flag_named() {
             &["--frame-size", "33", "--steps", "1"][..],
             "--frame-size must be an even number",
         ),
+        (&["--pack", "3"][..], "not a multiple of pack 3"),
+        (
+            &["--pack", "64", "--batch-size", "64"][..],
+            "--pack 64 does not divide the 2000 points",
+        ),
+        (&["--lr-decay", "2"][..], "lr-decay is the share of the run"),
+        (&["--r1", "-1"][..], "r1 γ must be a positive number"),
     ] {
         let out = scratch("flags");
         let output = Command::new(bin)
