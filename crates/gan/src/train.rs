@@ -18,22 +18,22 @@
 //! otherwise be written into the weights by the optimizer, and the run would
 //! carry on producing noise), and with [`tensor::anomaly`] detection on it
 //! stops at the first op that produced a non-finite value. Either way the
-//! step fails with a [`StepError`] before the optimizer touches the weights.
+//! step fails with a [`Error`] before the optimizer touches the weights.
 //! Everything around it (the run folder,
 //! logs, sample grids, checkpoints, resume) is in `run.rs`.
 
-use crate::data::{Dataset, ImageSet, epoch_order};
 use crate::ema::{Ema, GeneratorKind};
+use crate::error::{Error, StepResult};
 use crate::models::{GanModel, ModelKind, RECIPE, Recipe, TUTORIAL_RECIPE};
 use crate::objective::{DiscriminatorLoss, LossKind, Objective};
 use crate::r1::R1;
 use crate::schedule::LinearDecay;
+use datasets::{Dataset, ImageSet, NUM_CLASSES, epoch_order};
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use tensor::{Result, Tensor, TensorError, anomaly, no_grad};
+use tensor::{Result, Tensor, anomaly, no_grad};
 
 /// Everything that defines a training run. Saved as `config.json` in the run
 /// folder, and read back on resume.
@@ -140,8 +140,8 @@ impl TrainConfig {
     }
 
     /// Checks the values a user can get wrong, naming the bad one.
-    pub fn validate(&self, dataset_len: usize) -> Result<()> {
-        let bad = |detail: String| Err(TensorError::argument("train config", detail));
+    pub fn validate(&self, dataset_len: usize) -> StepResult<()> {
+        let bad = |detail: String| Err(Error::config("train config", detail));
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
         }
@@ -240,80 +240,6 @@ impl StepStats {
     }
 }
 
-/// Why a step failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepError {
-    /// A tensor operation failed (shapes, arguments).
-    Tensor(TensorError),
-    /// A parameter's gradient holds NaN or infinity. The optimizer has not
-    /// run, so the weights are unchanged.
-    NonFiniteGradient {
-        /// `"generator"` or `"discriminator"`.
-        network: &'static str,
-        /// The parameter's dotted name, e.g. `"net.0.weight"`.
-        parameter: String,
-        /// The first non-finite value in it.
-        value: f32,
-    },
-    /// A parameter's value holds NaN or infinity: an optimizer update with
-    /// finite gradients overflowed (found before a checkpoint is written, so
-    /// that no checkpoint holds such weights).
-    NonFiniteParameter {
-        /// `"generator"` or `"discriminator"`.
-        network: &'static str,
-        /// The parameter's dotted name.
-        parameter: String,
-        /// The first non-finite value in it.
-        value: f32,
-    },
-    /// Anomaly detection found an op whose output or gradient is not finite.
-    Anomaly(anomaly::Anomaly),
-}
-
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StepError::Tensor(e) => write!(f, "{e}"),
-            StepError::NonFiniteGradient {
-                network,
-                parameter,
-                value,
-            } => write!(
-                f,
-                "the gradient of {network} parameter `{parameter}` holds {value}"
-            ),
-            StepError::NonFiniteParameter {
-                network,
-                parameter,
-                value,
-            } => write!(
-                f,
-                "{network} parameter `{parameter}` holds {value} after the optimizer's update"
-            ),
-            StepError::Anomaly(a) => write!(f, "anomaly detection: {a}"),
-        }
-    }
-}
-
-impl std::error::Error for StepError {}
-
-impl From<TensorError> for StepError {
-    fn from(e: TensorError) -> Self {
-        StepError::Tensor(e)
-    }
-}
-
-/// For callers that only deal in tensor errors (benchmarks, tests): the
-/// divergence becomes an argument error that still names the parameter.
-impl From<StepError> for TensorError {
-    fn from(e: StepError) -> Self {
-        match e {
-            StepError::Tensor(e) => e,
-            other => TensorError::argument("training step", other.to_string()),
-        }
-    }
-}
-
 /// The first parameter in `params` (named as by `Module::named_parameters`)
 /// whose gradient is not finite, with the offending value.
 ///
@@ -352,17 +278,17 @@ fn first_non_finite(
     })
 }
 
-/// Fails with [`StepError::NonFiniteGradient`] if a gradient of `network`'s
-/// parameters is not finite, and with [`StepError::Anomaly`] if anomaly
+/// Fails with [`Error::NonFiniteGradient`] if a gradient of `network`'s
+/// parameters is not finite, and with [`Error::Anomaly`] if anomaly
 /// detection has recorded one.
-fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::result::Result<(), StepError> {
+fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> StepResult<()> {
     if anomaly::is_enabled()
         && let Some(found) = anomaly::take()
     {
-        return Err(StepError::Anomaly(found));
+        return Err(Error::Anomaly(found));
     }
     match first_non_finite_gradient(params) {
-        Some((parameter, value)) => Err(StepError::NonFiniteGradient {
+        Some((parameter, value)) => Err(Error::NonFiniteGradient {
             network,
             parameter,
             value,
@@ -373,33 +299,52 @@ fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::r
 
 /// Where the trainer is in the data: the epoch, the shuffled order of this
 /// epoch, and the next position in it.
-pub(crate) struct DataCursor {
-    pub(crate) epoch: usize,
-    pub(crate) order: Vec<usize>,
-    pub(crate) position: usize,
+struct DataCursor {
+    epoch: usize,
+    order: Vec<usize>,
+    position: usize,
     /// The data RNG as it was just before `order` was drawn, so that a resumed
     /// run can draw the same order again.
-    pub(crate) rng_at_epoch_start: ChaCha8Rng,
+    rng_at_epoch_start: ChaCha8Rng,
 }
 
 /// A GAN, its optimizers, its data and its random state: all a step needs.
 pub struct Trainer {
-    pub(crate) config: TrainConfig,
-    pub(crate) model: Box<dyn GanModel>,
-    pub(crate) objective: Box<dyn Objective>,
-    pub(crate) opt_g: Adam,
-    pub(crate) opt_d: Adam,
-    pub(crate) data: ImageSet,
+    config: TrainConfig,
+    model: Box<dyn GanModel>,
+    objective: Box<dyn Objective>,
+    opt_g: Adam,
+    opt_d: Adam,
+    data: ImageSet,
     /// Draws the noise `z`, the labels fed to conditional models, and the
     /// objective's random numbers (WGAN-GP's interpolation weights).
-    pub(crate) noise_rng: ChaCha8Rng,
+    noise_rng: ChaCha8Rng,
     /// Draws each epoch's order of the training images.
-    pub(crate) data_rng: ChaCha8Rng,
-    pub(crate) cursor: DataCursor,
+    data_rng: ChaCha8Rng,
+    cursor: DataCursor,
     /// Generator steps taken so far.
-    pub(crate) step: u64,
+    step: u64,
     /// The averaged generator, with `--ema`.
-    pub(crate) ema: Option<Ema>,
+    ema: Option<Ema>,
+}
+
+/// How far a [`Trainer`] has come, beyond its weights and optimizer
+/// moments: what a checkpoint must hold to continue the run bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Generator steps done.
+    pub step: u64,
+    /// Data passes started.
+    pub epoch: usize,
+    /// Next position in this epoch's shuffled order.
+    pub position: usize,
+    /// The data RNG just before this epoch's order was drawn (the order is
+    /// drawn again from it on resume).
+    pub data_rng_at_epoch_start: ChaCha8Rng,
+    /// The data RNG now.
+    pub data_rng: ChaCha8Rng,
+    /// The noise RNG now.
+    pub noise_rng: ChaCha8Rng,
 }
 
 /// The independent random streams of a run, all derived from its one seed.
@@ -429,7 +374,7 @@ pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 
 impl Trainer {
     /// A fresh run: weights drawn from the seed, optimizers at step 0.
-    pub fn new(config: TrainConfig, data: ImageSet) -> Result<Self> {
+    pub fn new(config: TrainConfig, data: ImageSet) -> StepResult<Self> {
         config.validate(data.len())?;
         let mut model = config
             .model
@@ -437,7 +382,7 @@ impl Trainer {
         if config.spectral_norm {
             let rng = &mut stream_rng(config.seed, streams::SPECTRAL_NORM);
             if model.spectral_normalise_discriminator(rng) == 0 {
-                return Err(TensorError::argument(
+                return Err(Error::config(
                     "spectral norm",
                     format!(
                         "{}'s discriminator has no Linear or Conv2d layer to normalise",
@@ -487,7 +432,7 @@ impl Trainer {
     /// Fails before an optimizer update if that update's gradients are not
     /// finite (or, with anomaly detection on, if any op produced a
     /// non-finite value): the weights then hold the last good values.
-    pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
+    pub fn step(&mut self) -> StepResult<StepStats> {
         if self.config.lr_decay.is_some() {
             let (lr_g, lr_d) = self.learning_rates();
             self.opt_g.set_learning_rate(lr_g);
@@ -531,7 +476,7 @@ impl Trainer {
 
     /// The next batch of real images (and their labels), starting a new,
     /// reshuffled epoch when this one cannot fill a batch.
-    fn next_real_batch(&mut self) -> Result<(Tensor, Vec<usize>)> {
+    fn next_real_batch(&mut self) -> StepResult<(Tensor, Vec<usize>)> {
         let size = self.config.batch_size;
         if self.cursor.position + size > self.cursor.order.len() {
             self.cursor.rng_at_epoch_start = self.data_rng.clone();
@@ -544,7 +489,7 @@ impl Trainer {
         let batch = self
             .data
             .batch(indices, self.model.batch_options())
-            .map_err(|e| TensorError::argument("batch", e.to_string()))?;
+            .map_err(Error::Data)?;
         Ok((batch.images, batch.labels))
     }
 
@@ -555,17 +500,19 @@ impl Trainer {
 
     /// Uniform class labels for generated images (used by conditional models).
     fn random_labels(&mut self, batch: usize) -> Vec<usize> {
-        (0..batch).map(|_| self.noise_rng.random_range(0..10)).collect()
+        (0..batch)
+            .map(|_| self.noise_rng.random_range(0..NUM_CLASSES))
+            .collect()
     }
 
-    /// Fails with [`StepError::NonFiniteParameter`] if a weight of either
+    /// Fails with [`Error::NonFiniteParameter`] if a weight of either
     /// network is NaN or infinite. Run before every checkpoint, so that a
     /// checkpoint never holds such weights; not every step, since a bad
     /// weight shows up in the next step's gradients anyway.
-    pub fn check_parameters(&self) -> std::result::Result<(), StepError> {
+    pub fn check_parameters(&self) -> StepResult<()> {
         for (network, opt) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
             if let Some((parameter, value)) = first_non_finite_parameter(opt.parameters()) {
-                return Err(StepError::NonFiniteParameter {
+                return Err(Error::NonFiniteParameter {
                     network,
                     parameter,
                     value,
@@ -627,6 +574,78 @@ impl Trainer {
         self.model.as_ref()
     }
 
+    /// The training images.
+    pub fn data(&self) -> &ImageSet {
+        &self.data
+    }
+
+    /// The generator's and the discriminator's optimizers (to save them).
+    pub fn optimizers(&self) -> (&Adam, &Adam) {
+        (&self.opt_g, &self.opt_d)
+    }
+
+    /// The two optimizers, to load their saved moments into.
+    pub fn optimizers_mut(&mut self) -> (&mut Adam, &mut Adam) {
+        (&mut self.opt_g, &mut self.opt_d)
+    }
+
+    /// The averaged generator, with `--ema`.
+    pub fn ema(&self) -> Option<&Ema> {
+        self.ema.as_ref()
+    }
+
+    /// The averaged generator, to load a saved average into.
+    pub fn ema_mut(&mut self) -> Option<&mut Ema> {
+        self.ema.as_mut()
+    }
+
+    /// The averaged model with BatchNorm statistics that describe its
+    /// weights (see [`Ema::refreshed`]), if the run keeps one: what a
+    /// checkpoint saves as the averaged generator.
+    pub fn refreshed_average(&mut self) -> Option<Result<&dyn GanModel>> {
+        let live = self.model.as_ref();
+        self.ema.as_mut().map(|ema| ema.refreshed(live))
+    }
+
+    /// How far training has come (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        Progress {
+            step: self.step,
+            epoch: self.cursor.epoch,
+            position: self.cursor.position,
+            data_rng_at_epoch_start: self.cursor.rng_at_epoch_start.clone(),
+            data_rng: self.data_rng.clone(),
+            noise_rng: self.noise_rng.clone(),
+        }
+    }
+
+    /// Puts the trainer where `progress` says, drawing that epoch's order
+    /// of the data again. Fails, changing nothing, if the position lies
+    /// beyond the training images.
+    pub fn restore_progress(&mut self, progress: Progress) -> std::result::Result<(), Error> {
+        let order = epoch_order(self.data.len(), &mut progress.data_rng_at_epoch_start.clone());
+        if progress.position > order.len() {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "data position {} is beyond the {} training images",
+                    progress.position,
+                    order.len()
+                ),
+            ));
+        }
+        self.cursor = DataCursor {
+            epoch: progress.epoch,
+            order,
+            position: progress.position,
+            rng_at_epoch_start: progress.data_rng_at_epoch_start,
+        };
+        self.data_rng = progress.data_rng;
+        self.noise_rng = progress.noise_rng;
+        self.step = progress.step;
+        Ok(())
+    }
+
     /// Generates images for the noise `z` in evaluation mode (BatchNorm uses
     /// its running statistics, nothing is recorded, nothing changes), from
     /// the averaged generator if the run keeps one ([`Trainer::draws_from`]).
@@ -657,7 +676,7 @@ pub fn discriminator_update(
     batch: (&Tensor, &Tensor, &[usize]),
     r1_weight: Option<f64>,
     rng: &mut dyn RngCore,
-) -> std::result::Result<DiscriminatorLoss, StepError> {
+) -> StepResult<DiscriminatorLoss> {
     let (real, z, labels) = batch;
     // Detached: no graph through G, so this update cannot move it.
     let fake = no_grad(|| model.generate(z, labels))?;
@@ -681,7 +700,7 @@ pub fn generator_update(
     opt_g: &mut dyn Optimizer,
     z: &Tensor,
     labels: &[usize],
-) -> std::result::Result<Tensor, StepError> {
+) -> StepResult<Tensor> {
     opt_g.zero_grad();
     let fake = model.generate(z, labels)?;
     // D's weights are not updated here, so their gradients are not

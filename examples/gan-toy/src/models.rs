@@ -16,7 +16,7 @@
 //! points, so D can reject it as a whole, and its gradient through `s`
 //! pushes G's points apart.
 
-use gan::data::BatchOptions;
+use datasets::BatchOptions;
 use gan::models::{SequentialGan, push_leaky_mlp};
 use nn::{Module, Sequential};
 use rand::Rng;

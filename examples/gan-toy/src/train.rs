@@ -177,7 +177,7 @@ impl ToyTrainer {
 
     /// One step of the game: `d_steps` discriminator updates on fresh real
     /// points, then one generator update.
-    pub fn step(&mut self) -> Result<StepStats> {
+    pub fn step(&mut self) -> gan::StepResult<StepStats> {
         let batch = self.config.batch_size;
         let mut last_d = None;
         for _ in 0..self.config.d_steps {
@@ -196,7 +196,7 @@ impl ToyTrainer {
         let z = self.noise(batch)?;
         let loss_g = generator_update(&self.model, self.objective.as_ref(), &mut self.opt_g, &z, &[])?;
         self.step += 1;
-        StepStats::of(&d, &loss_g)
+        Ok(StepStats::of(&d, &loss_g)?)
     }
 
     /// Noise `z ~ N(0, 1)`, `[batch, noise_dim]`, from the training stream.

@@ -28,7 +28,7 @@
 
 use super::mlp::push_leaky_mlp;
 use super::{GanModel, dcgan};
-use crate::data::BatchOptions;
+use datasets::BatchOptions;
 use nn::{Embedding, Flatten, Module, Reshape, Sequential, State, Tanh, module::visit_child};
 use rand::{Rng, RngCore};
 use tensor::{Result, Tensor, TensorError};

@@ -18,7 +18,7 @@
 //! `conditional.rs`); the pieces below are shared for that.
 
 use super::SequentialGan;
-use crate::data::{BatchOptions, PixelRange};
+use datasets::{BatchOptions, PixelRange};
 use nn::{BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear, ReLU, Reshape, Sequential, Tanh};
 use rand::Rng;
 use tensor::Result;

@@ -27,7 +27,7 @@ pub use dcgan_global::{GlobalWidths, RECIPE, WIDTHS, dcgan_global, dcgan_global_
 pub use mlp::{mlp, push_leaky_mlp};
 pub use tutorial::{TUTORIAL_RECIPE, tutorial};
 
-use crate::data::BatchOptions;
+use datasets::BatchOptions;
 use nn::{Module, Sequential};
 use rand::{Rng, RngCore};
 use std::fmt;
