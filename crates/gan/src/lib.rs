@@ -6,16 +6,20 @@
 //!
 //! * [`models`]: the generators and discriminators (`mlp`, `dcgan`, `dcgan-global`,
 //!   `tutorial`, the class-conditional `cgan`, `cgan-conv` and `cgan-global`, and `wgan-gp`).
-//! * [`objective`]: the losses each player minimises (`bce`, `lsgan`, `hinge`,
-//!   `wgan-gp`); [`wasserstein`] is WGAN-GP's, with its gradient penalty;
+//! * [`loss`]: the closed list of losses (`bce`, `lsgan`, `hinge`, `wgan-gp`);
+//!   [`objective`]: what each player minimises under them; [`wasserstein`] is
+//!   WGAN-GP's, with its gradient penalty;
 //!   [`r1`] is the R1 penalty any of them can add (`--r1`).
 //! * [`ema`]: the averaged generator (`--ema`); [`schedule`]: the learning
 //!   rates' decay at the end of a run (`--lr-decay`).
+//! * [`config`]: what defines a run ([`config::TrainConfig`]) and its checks.
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
 //! * [`Error`]: the crate's one error type.
 
+pub mod config;
 pub mod ema;
 pub mod error;
+pub mod loss;
 pub mod models;
 pub mod objective;
 pub mod r1;

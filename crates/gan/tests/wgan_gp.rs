@@ -8,8 +8,9 @@ mod critic_common;
 
 use critic_common::{check_penalty_gradient, randn, tiny_critic};
 use datasets::{Dataset, Downloader, Split};
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use gan::wasserstein::gradient_penalty;
 use std::time::Instant;
 use tensor::Tensor;
@@ -59,7 +60,7 @@ fn the_wasserstein_estimate_falls_on_real_mnist() {
         lr_g: 5e-4,
         lr_d: 5e-4,
         seed: 1,
-        ..TrainConfig::new(ModelKind::WganGp)
+        ..TrainConfig::new(ModelKind::DcganCritic)
     };
     assert_eq!((config.d_steps, config.betas), (5, (0.0, 0.9)));
     let mut trainer = Trainer::new(config, data).unwrap();

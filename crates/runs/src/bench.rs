@@ -12,8 +12,9 @@
 
 use crate::Result;
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use serde::Serialize;
 use std::time::Instant;
 use tensor::kernels::gemm::{GemmPath, f32_flop_count};

@@ -10,7 +10,7 @@
 //!         optim_d.safetensors
 //!         ema_generator.safetensors   with --ema: the averaged generator (see `ema.rs`)
 //!         state.json                  step, data position, RNG states, config
-//!     BEST                    with the per-epoch quality check: the checkpoint
+//!     best.json               with the per-epoch quality check: names the checkpoint
 //!                             with the lowest Fréchet distance so far (see `best.rs`)
 //! ```
 //!
@@ -26,7 +26,8 @@
 
 use crate::error::{Error, Result, write_atomically};
 use crate::metrics::RunningMean;
-use gan::train::{Progress, TrainConfig, Trainer};
+use gan::config::TrainConfig;
+use gan::train::{Progress, Trainer};
 use nn::checkpoint as nn_checkpoint;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

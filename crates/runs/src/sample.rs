@@ -10,9 +10,10 @@
 use crate::checkpoint::{self, EMA_FILE};
 use crate::error::Error;
 use crate::grid::{self, GrayImage};
+use datasets::NUM_CLASSES;
 use datasets::{Dataset, PixelRange};
 use gan::ema::GeneratorKind;
-use gan::models::{GanModel, ModelKind, NUM_CLASSES};
+use gan::models::{GanModel, ModelKind};
 use gan::train::stream_rng;
 use std::path::{Path, PathBuf};
 use tensor::{Tensor, no_grad};

@@ -3,9 +3,11 @@
 
 mod common;
 
+use datasets::NUM_CLASSES;
 use datasets::synthetic_mnist;
-use gan::models::{EMBEDDING_DIM, GanModel, ModelKind, NUM_CLASSES};
-use gan::train::{TrainConfig, Trainer};
+use gan::config::TrainConfig;
+use gan::models::{EMBEDDING_DIM, GanModel, ModelKind};
+use gan::train::Trainer;
 use nn::Module;
 use rand::SeedableRng;
 use runs::run::{self, RunOptions};
@@ -70,7 +72,7 @@ fn the_label_changes_what_both_networks_compute() {
         ModelKind::Mlp,
         ModelKind::Dcgan,
         ModelKind::Tutorial,
-        ModelKind::WganGp,
+        ModelKind::DcganCritic,
     ] {
         assert!(!kind.is_conditional(), "{kind}");
     }

@@ -5,8 +5,9 @@
 mod common;
 
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer, first_non_finite_gradient};
+use gan::train::{Trainer, first_non_finite_gradient};
 use nn::Module;
 use rand::SeedableRng;
 use runs::Error;

@@ -6,9 +6,9 @@
 mod common;
 
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::ema::{Ema, GeneratorKind, average_into, warmup_decay};
 use gan::models::{GanModel, ModelKind};
-use gan::train::TrainConfig;
 use nn::{Module, State};
 use rand::SeedableRng;
 use runs::best::{self, BestCheckpoint};

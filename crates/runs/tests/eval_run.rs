@@ -4,8 +4,8 @@
 mod common;
 
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::TrainConfig;
 use runs::metrics::read_metrics;
 use runs::run::{self, RunOptions};
 

@@ -5,8 +5,8 @@
 mod common;
 
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::TrainConfig;
 use runs::report::write_report;
 use runs::run::{self, RunOptions};
 use std::path::Path;

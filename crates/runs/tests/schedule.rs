@@ -6,9 +6,10 @@
 mod common;
 
 use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
 use gan::schedule::LinearDecay;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use runs::run::{self, RunOptions};
 use tensor::Tensor;
 

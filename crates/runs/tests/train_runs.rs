@@ -5,8 +5,8 @@ mod common;
 
 use datasets::synthetic_mnist;
 use datasets::{Dataset, Downloader, ImageSet, Split};
+use gan::config::TrainConfig;
 use gan::models::{GanModel, ModelKind};
-use gan::train::TrainConfig;
 use rand::SeedableRng;
 use runs::Error;
 use runs::checkpoint;
@@ -223,7 +223,7 @@ fn cgan_resumes_bit_for_bit() {
 fn wgan_gp_resumes_bit_for_bit() {
     let config = TrainConfig {
         batch_size: 16,
-        ..short_config(ModelKind::WganGp, 5, 11)
+        ..short_config(ModelKind::DcganCritic, 5, 11)
     };
     resume_config_matches_uninterrupted(config, 2);
 }
@@ -300,7 +300,7 @@ fn bad_configs_are_refused_with_the_value_named() {
         (
             TrainConfig {
                 label_smoothing: 0.1,
-                ..TrainConfig::new(ModelKind::WganGp)
+                ..TrainConfig::new(ModelKind::DcganCritic)
             },
             "the wgan-gp loss has none",
         ),

@@ -18,8 +18,9 @@
 mod common;
 
 use datasets::{Dataset, Downloader, ImageSet, Split};
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use judge::judge::Judge;
 use judge::{Reference, quality_rng, sample_quality};
 

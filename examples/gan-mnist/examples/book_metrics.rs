@@ -30,8 +30,8 @@
 mod book_common;
 
 use book_common::{Axes, Series, SeriesLabelPosition, images_dir, line_chart};
+use datasets::NUM_CLASSES;
 use datasets::{Dataset, ImageSet, Split};
-use gan::models::NUM_CLASSES;
 use judge::Reference;
 use judge::judge::{Judge, to_judge_input};
 use judge::judge_train::judge_set;

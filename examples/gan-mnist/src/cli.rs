@@ -3,9 +3,9 @@
 
 use clap::{Args, Parser, Subcommand};
 use datasets::Dataset;
+use gan::config::TrainConfig;
+use gan::loss::LossKind;
 use gan::models::ModelKind;
-use gan::objective::LossKind;
-use gan::train::TrainConfig;
 use runs::interpolate::LatentPath;
 use runs::sample::Which;
 use std::path::{Path, PathBuf};

@@ -22,9 +22,9 @@ mod commands;
 use clap::Parser;
 use cli::{BenchArgs, ClassifierCommand, Cli, Command, SampleArgs, TrainArgs};
 use datasets::{PixelRange, Split};
+use gan::config::TrainConfig;
+use gan::loss::LossKind;
 use gan::models::ModelKind;
-use gan::objective::LossKind;
-use gan::train::TrainConfig;
 use runs::bench::{self, BenchPlan};
 use runs::run::{self, RunOptions};
 use runs::sample::SampleRequest;
@@ -174,7 +174,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
             "step {} (epoch {}): loss_D {:.3}, loss_G {:.3}, D(x) {:.2}, D(G(z)) {:.2}",
             row.step, row.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake
         );
-        if loss == LossKind::WganGp {
+        if loss == LossKind::WassersteinGp {
             // The critic's scores are raw, not probabilities: their gap is
             // its estimate of the Wasserstein distance (see gan::wasserstein).
             println!("Wasserstein estimate D(x) − D(G(z)): {:.3}", s.d_real - s.d_fake);

@@ -6,11 +6,11 @@
 
 use crate::datasets::{Point, Toy};
 use crate::models::{SpreadReference, batch_spread, toy_gan};
+use gan::config::check_adam_settings;
+use gan::loss::LossKind;
 use gan::models::{GanModel, SequentialGan};
-use gan::objective::{LossKind, Objective};
-use gan::train::{
-    StepStats, adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
-};
+use gan::objective::Objective;
+use gan::train::{StepStats, adam_pair, discriminator_update, generator_update, stream_rng, streams};
 use nn::Adam;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -106,7 +106,7 @@ impl ToyConfig {
             }
         }
         check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
-        if self.loss == LossKind::WganGp {
+        if self.loss == LossKind::WassersteinGp {
             return bad("the toy GANs take the losses bce, lsgan and hinge, not wgan-gp".into());
         }
         Ok(())
