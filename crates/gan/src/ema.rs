@@ -36,7 +36,7 @@
 //! per-epoch quality check draw from them when a run has them.
 
 use crate::models::GanModel;
-use crate::train::{stream_rng, streams};
+use crate::streams::{self, stream_rng};
 use datasets::NUM_CLASSES;
 use nn::{Module, State};
 use rand::Rng;

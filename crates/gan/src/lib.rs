@@ -12,6 +12,7 @@
 //!   [`r1`] is the R1 penalty any of them can add (`--r1`).
 //! * [`ema`]: the averaged generator (`--ema`); [`schedule`]: the learning
 //!   rates' decay at the end of a run (`--lr-decay`).
+//! * [`streams`]: the seeded random streams every draw comes from.
 //! * [`config`]: what defines a run ([`config::TrainConfig`]) and its checks.
 //! * [`train`]: one step of the GAN game, in the order of the paper's algorithm.
 //! * [`Error`]: the crate's one error type.
@@ -24,6 +25,7 @@ pub mod models;
 pub mod objective;
 pub mod r1;
 pub mod schedule;
+pub mod streams;
 pub mod train;
 pub mod wasserstein;
 

@@ -28,9 +28,10 @@ use crate::error::{Error, StepResult};
 use crate::models::GanModel;
 use crate::objective::{DiscriminatorLoss, Objective};
 use crate::r1::R1;
+use crate::streams::{self, stream_rng};
 use datasets::{ImageSet, NUM_CLASSES, epoch_order};
 use nn::{Adam, AdamConfig, Module, Optimizer};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use tensor::{Result, Tensor, anomaly, no_grad};
 
@@ -180,31 +181,6 @@ pub struct Progress {
     pub data_rng: ChaCha8Rng,
     /// The noise RNG now.
     pub noise_rng: ChaCha8Rng,
-}
-
-/// The independent random streams of a run, all derived from its one seed.
-pub mod streams {
-    /// Weight initialisation.
-    pub const WEIGHTS: u64 = 0;
-    /// Noise for training steps.
-    pub const NOISE: u64 = 1;
-    /// Data order.
-    pub const DATA: u64 = 2;
-    /// The fixed noise behind every sample grid.
-    pub const SAMPLES: u64 = 3;
-    /// The noise that re-estimates the averaged generator's BatchNorm
-    /// statistics (`ema.rs`).
-    pub const EMA_STATISTICS: u64 = 4;
-    /// The initial vectors of spectral normalisation's power iteration
-    /// (a stream of its own, so the weights are the same with it or without).
-    pub const SPECTRAL_NORM: u64 = 5;
-}
-
-/// A ChaCha8 generator for stream `stream` of run seed `seed` (see [`streams`]).
-pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
 }
 
 impl Trainer {

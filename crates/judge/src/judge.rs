@@ -84,7 +84,7 @@ impl Judge {
             Dataset::Fashion => (FASHION_WEIGHTS, "assets/judge-fashion.safetensors"),
         };
         // The seed is irrelevant: every weight is replaced by the file's.
-        let judge = Judge::new(&mut gan::train::stream_rng(0, 0));
+        let judge = Judge::new(&mut gan::streams::stream_rng(0, 0));
         nn::checkpoint::load_module_from_bytes(&judge, bytes, std::path::Path::new(name))
             .map_err(crate::Error::Weights)?;
         Ok(judge)

@@ -10,7 +10,7 @@
 use crate::judge::{CLASSES, Judge};
 use crate::{Error, Result};
 use datasets::{BatchOptions, ImageSet, PixelRange};
-use gan::train::stream_rng;
+use gan::streams::stream_rng;
 use nn::loss::{Reduction, cross_entropy};
 use nn::{Adam, AdamConfig, Module, Optimizer};
 use std::time::{Duration, Instant};

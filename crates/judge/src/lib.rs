@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 
 use datasets::{ImageSet, NUM_CLASSES, PixelRange};
 use frechet::{FeatureStats, frechet_distance};
-use gan::train::stream_rng;
+use gan::streams::stream_rng;
 use judge::{CLASSES, FEATURES, Judge, to_judge_input};
 use judge_train::{EVAL_CHUNK, judge_set, predictions};
 use rand::Rng;
@@ -38,7 +38,7 @@ use serde::Serialize;
 use tensor::{Tensor, no_grad};
 
 /// The first random stream of evaluation draws. A run's own streams are
-/// 0–3 (`train::streams`); evaluation takes streams from 2³² up, so it can
+/// 0–5 (`gan::streams`); evaluation takes streams from 2³² up, so it can
 /// never draw a number training would have drawn.
 pub const QUALITY_STREAM_BASE: u64 = 1 << 32;
 

@@ -39,7 +39,7 @@ use crate::grid::{self, GrayImage};
 use crate::sample::{Which, check_class, load_generator, resolve};
 use datasets::NUM_CLASSES;
 use gan::ema::GeneratorKind;
-use gan::train::stream_rng;
+use gan::streams::stream_rng;
 use std::path::{Path, PathBuf};
 use tensor::{Tensor, TensorError, no_grad};
 

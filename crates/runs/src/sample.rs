@@ -14,7 +14,7 @@ use datasets::NUM_CLASSES;
 use datasets::{Dataset, PixelRange};
 use gan::ema::GeneratorKind;
 use gan::models::{GanModel, ModelKind};
-use gan::train::stream_rng;
+use gan::streams::stream_rng;
 use std::path::{Path, PathBuf};
 use tensor::{Tensor, no_grad};
 

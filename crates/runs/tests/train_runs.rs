@@ -85,7 +85,7 @@ fn mlp_on_real_mnist_learns_like_a_gan() {
     // varies from run to run, as GAN training does: −0.28 to −0.63 over
     // seeds 0–3.)
     let model = trained_model(&dir);
-    let untrained = ModelKind::Mlp.build(&mut gan::train::stream_rng(3, 0)).unwrap();
+    let untrained = ModelKind::Mlp.build(&mut gan::streams::stream_rng(3, 0)).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let z = Tensor::randn(&[256, 100], 0.0, 1.0, &mut rng).unwrap();
     let fakes = no_grad(|| model.generate(&z, &[])).unwrap();

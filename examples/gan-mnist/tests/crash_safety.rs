@@ -80,7 +80,7 @@ fn assert_latest_loads(run: &Path) -> u64 {
     let model = state
         .config
         .model
-        .build(&mut gan::train::stream_rng(1, 0))
+        .build(&mut gan::streams::stream_rng(1, 0))
         .unwrap();
     gan::nn::checkpoint::load_module(model.generator(), &dir.join("generator.safetensors"))
         .expect("the generator loads");

@@ -10,7 +10,8 @@ use gan::config::check_adam_settings;
 use gan::loss::LossKind;
 use gan::models::{GanModel, SequentialGan};
 use gan::objective::Objective;
-use gan::train::{StepStats, adam_pair, discriminator_update, generator_update, stream_rng, streams};
+use gan::streams::{self, stream_rng};
+use gan::train::{StepStats, adam_pair, discriminator_update, generator_update};
 use nn::Adam;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -132,7 +133,7 @@ impl ToyConfig {
 }
 
 /// The random stream of the fixed real points that frames and coverage use
-/// (after `gan::train::streams`' four).
+/// (after the first four of `gan::streams`).
 pub const EVAL_REAL_STREAM: u64 = 4;
 
 /// A toy GAN being trained.
