@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench workloads [-- mlp|dcgan]`
 
-use gan_from_scratch::gan::bench::{self, BenchPlan};
+use gan_from_scratch::runs::bench::{self, BenchPlan};
 
 /// The same allocator as the `gan-mnist` binary, so that the bench measures
 /// what training costs there.

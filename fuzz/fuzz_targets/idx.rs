@@ -8,6 +8,6 @@ use std::path::Path;
 
 fuzz_target!(|bytes: &[u8]| {
     let name = Path::new("fuzz-input");
-    let _ = gan::data::parse_images(name, bytes);
-    let _ = gan::data::parse_labels(name, bytes);
+    let _ = datasets::parse_images(name, bytes);
+    let _ = datasets::parse_labels(name, bytes);
 });

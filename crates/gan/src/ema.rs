@@ -35,8 +35,9 @@
 //! checkpoint as `ema_generator.safetensors`; `sample`, `eval` and the
 //! per-epoch quality check draw from them when a run has them.
 
-use crate::models::{GanModel, NUM_CLASSES};
-use crate::train::{stream_rng, streams};
+use crate::models::GanModel;
+use crate::streams::{self, stream_rng};
+use datasets::NUM_CLASSES;
 use nn::{Module, State};
 use rand::Rng;
 use std::sync::atomic::Ordering;

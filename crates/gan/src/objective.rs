@@ -21,12 +21,9 @@
 //! gradient there.
 
 use crate::models::GanModel;
-use crate::wasserstein::WassersteinObjective;
 use nn::loss::{self, Reduction};
 use rand::RngCore;
-use std::fmt;
-use std::str::FromStr;
-use tensor::{Result, Tensor, TensorError};
+use tensor::{Result, Tensor};
 
 /// The discriminator's loss for one step, and how it scored the two batches.
 pub struct DiscriminatorLoss {
@@ -64,76 +61,38 @@ pub trait Objective: Send + Sync {
     fn generator_loss(&self, model: &dyn GanModel, fake: &Tensor, labels: &[usize]) -> Result<Tensor>;
 }
 
-/// The losses of the table above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossKind {
+/// The losses with a target for each batch, which [`StandardObjective`]
+/// computes: every row of the table above but `wgan-gp`, which is
+/// [`WassersteinObjective`](crate::wasserstein::WassersteinObjective).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardLoss {
     /// Binary cross-entropy on logits; the generator's is non-saturating.
     Bce,
     /// Least squares (Mao et al., 2017).
     Lsgan,
     /// Hinge (Lim & Ye, 2017; used by SAGAN and BigGAN).
     Hinge,
-    /// Wasserstein loss with a gradient penalty (Gulrajani et al., 2017).
-    WganGp,
 }
 
-impl LossKind {
-    /// Every loss, in the order `--help` lists them.
-    pub const ALL: [LossKind; 4] = [LossKind::Bce, LossKind::Lsgan, LossKind::Hinge, LossKind::WganGp];
-
+impl StandardLoss {
     /// The name on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            LossKind::Bce => "bce",
-            LossKind::Lsgan => "lsgan",
-            LossKind::Hinge => "hinge",
-            LossKind::WganGp => "wgan-gp",
+            StandardLoss::Bce => "bce",
+            StandardLoss::Lsgan => "lsgan",
+            StandardLoss::Hinge => "hinge",
         }
-    }
-
-    /// The objective of this loss; `smoothing` is the one-sided label
-    /// smoothing of the losses with targets (`bce`, `lsgan`).
-    pub fn objective(self, smoothing: f64) -> Box<dyn Objective> {
-        match self {
-            LossKind::Bce | LossKind::Lsgan | LossKind::Hinge => {
-                Box::new(StandardObjective::new(self, smoothing))
-            }
-            LossKind::WganGp => Box::new(WassersteinObjective::default()),
-        }
-    }
-
-    /// Whether the loss has a target for real images that label smoothing
-    /// could lower (`hinge` and `wgan-gp` have none).
-    pub fn has_targets(self) -> bool {
-        matches!(self, LossKind::Bce | LossKind::Lsgan)
-    }
-}
-
-impl fmt::Display for LossKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for LossKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        LossKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = LossKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown loss `{s}`; expected one of {}", names.join(", "))
-        })
     }
 }
 
 /// The objectives `bce`, `lsgan` and `hinge`, with optional one-sided label
-/// smoothing. (Its losses fail for `wgan-gp`, which is
-/// [`WassersteinObjective`]: get either from [`LossKind::objective`].)
+/// smoothing. (`wgan-gp` is
+/// [`WassersteinObjective`](crate::wasserstein::WassersteinObjective); get
+/// either from [`LossKind::objective`](crate::loss::LossKind::objective).)
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StandardObjective {
     /// Which loss.
-    pub kind: LossKind,
+    pub kind: StandardLoss,
     /// The target for real images in the discriminator's loss: 1, or less
     /// with one-sided label smoothing (Salimans et al., 2016, use 0.9). Fakes
     /// keep the target 0, and the generator's target stays 1.
@@ -142,7 +101,7 @@ pub struct StandardObjective {
 
 impl StandardObjective {
     /// The loss `kind` with real targets `1 − smoothing`.
-    pub fn new(kind: LossKind, smoothing: f64) -> Self {
+    pub fn new(kind: StandardLoss, smoothing: f64) -> Self {
         StandardObjective {
             kind,
             real_target: 1.0 - smoothing,
@@ -152,19 +111,11 @@ impl StandardObjective {
     /// Mean score on the scale the logs report: probabilities for `bce`.
     fn score(&self, logits: &Tensor) -> Result<f64> {
         let scores = match self.kind {
-            LossKind::Bce => logits.sigmoid(),
-            _ => logits.clone(),
+            StandardLoss::Bce => logits.sigmoid(),
+            StandardLoss::Lsgan | StandardLoss::Hinge => logits.clone(),
         };
         Ok(f64::from(scores.mean().item()?))
     }
-}
-
-/// The error of a `StandardObjective` asked to be `wgan-gp`.
-fn not_standard() -> TensorError {
-    TensorError::argument(
-        "objective",
-        "wgan-gp is not a standard loss; build it with LossKind::objective",
-    )
 }
 
 /// `½·mean((x − target)²)`.
@@ -189,12 +140,11 @@ impl Objective for StandardObjective {
         let real_logits = model.discriminate(real, labels)?;
         let fake_logits = model.discriminate(fake, labels)?;
         let loss = match self.kind {
-            LossKind::Bce => loss::bce_with_logits_to(&real_logits, self.real_target)?
+            StandardLoss::Bce => loss::bce_with_logits_to(&real_logits, self.real_target)?
                 .add(&loss::bce_with_logits_to(&fake_logits, 0.0)?)?,
-            LossKind::Lsgan => half_squared_error(&real_logits, self.real_target)?
+            StandardLoss::Lsgan => half_squared_error(&real_logits, self.real_target)?
                 .add(&half_squared_error(&fake_logits, 0.0)?)?,
-            LossKind::Hinge => loss::hinge_discriminator(&real_logits, &fake_logits)?,
-            LossKind::WganGp => return Err(not_standard()),
+            StandardLoss::Hinge => loss::hinge_discriminator(&real_logits, &fake_logits)?,
         };
         Ok(DiscriminatorLoss {
             loss,
@@ -206,10 +156,9 @@ impl Objective for StandardObjective {
     fn generator_loss(&self, model: &dyn GanModel, fake: &Tensor, labels: &[usize]) -> Result<Tensor> {
         let logits = model.discriminate(fake, labels)?;
         match self.kind {
-            LossKind::Bce => loss::bce_with_logits_to(&logits, 1.0),
-            LossKind::Lsgan => half_squared_error(&logits, 1.0),
-            LossKind::Hinge => Ok(loss::hinge_generator(&logits)),
-            LossKind::WganGp => Err(not_standard()),
+            StandardLoss::Bce => loss::bce_with_logits_to(&logits, 1.0),
+            StandardLoss::Lsgan => half_squared_error(&logits, 1.0),
+            StandardLoss::Hinge => Ok(loss::hinge_generator(&logits)),
         }
     }
 }

@@ -18,186 +18,22 @@
 //! otherwise be written into the weights by the optimizer, and the run would
 //! carry on producing noise), and with [`tensor::anomaly`] detection on it
 //! stops at the first op that produced a non-finite value. Either way the
-//! step fails with a [`StepError`] before the optimizer touches the weights.
+//! step fails with a [`Error`] before the optimizer touches the weights.
 //! Everything around it (the run folder,
 //! logs, sample grids, checkpoints, resume) is in `run.rs`.
 
-use crate::data::{Dataset, ImageSet, epoch_order};
+use crate::config::TrainConfig;
 use crate::ema::{Ema, GeneratorKind};
-use crate::models::{GanModel, ModelKind, RECIPE, Recipe, TUTORIAL_RECIPE};
-use crate::objective::{DiscriminatorLoss, LossKind, Objective};
+use crate::error::{Error, StepResult};
+use crate::models::GanModel;
+use crate::objective::{DiscriminatorLoss, Objective};
 use crate::r1::R1;
-use crate::schedule::LinearDecay;
+use crate::streams::{self, stream_rng};
+use datasets::{ImageSet, NUM_CLASSES, epoch_order};
 use nn::{Adam, AdamConfig, Module, Optimizer};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use tensor::{Result, Tensor, TensorError, anomaly, no_grad};
-
-/// Everything that defines a training run. Saved as `config.json` in the run
-/// folder, and read back on resume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Which generator/discriminator pair.
-    pub model: ModelKind,
-    /// MNIST or Fashion-MNIST.
-    pub dataset: Dataset,
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Stop after this many generator steps in all (for short runs and tests).
-    pub max_steps: Option<u64>,
-    /// Images per batch.
-    pub batch_size: usize,
-    /// The generator's learning rate.
-    pub lr_g: f64,
-    /// The discriminator's learning rate.
-    pub lr_d: f64,
-    /// Adam's β₁ and β₂ for both networks.
-    pub betas: (f64, f64),
-    /// Discriminator steps per generator step.
-    pub d_steps: usize,
-    /// One-sided label smoothing: real images get the target `1 − smoothing`.
-    pub label_smoothing: f64,
-    /// The loss variant.
-    pub loss: LossKind,
-    /// Seed of every random draw of the run (weights, noise, data order).
-    pub seed: u64,
-    /// Write a row to `metrics.csv` every this many steps.
-    pub log_every: u64,
-    // ── Recipe features (absent in configs saved before they existed) ──
-    /// Keep an exponential moving average of the generator's weights with
-    /// this decay, and draw samples from it (`ema.rs`).
-    #[serde(default)]
-    pub ema: Option<f64>,
-    /// The R1 penalty on the discriminator's gradient at real images
-    /// (`r1.rs`), if any. It is added to the loss D minimises; the logged
-    /// `loss_d` is the objective's loss without it. (Absent from the
-    /// `config.json` of older runs: none.)
-    #[serde(default)]
-    pub r1: Option<R1>,
-    /// Spectral normalisation of every Linear and Conv2d layer of the
-    /// discriminator (`nn::SpectralNorm`). (Absent from older runs: off.)
-    #[serde(default)]
-    pub spectral_norm: bool,
-    /// Linear decay of both learning rates over the last part of the run
-    /// (`schedule.rs`), if any. (Absent from older runs: none.)
-    #[serde(default)]
-    pub lr_decay: Option<LinearDecay>,
-}
-
-impl TrainConfig {
-    /// The default settings for `model`: those of the workloads in
-    /// `shared/workloads.md` (batch 64, Adam lr 2e-4, betas (0.5, 0.999),
-    /// BCE, one discriminator step per generator step), except for
-    /// `wgan-gp`, which gets the WGAN-GP paper's: the `wgan-gp` loss, Adam
-    /// lr 1e-4, betas (0, 0.9), five critic steps per generator step, and
-    /// for `dcgan-global` and `tutorial`, which train with their recipes
-    /// ([`RECIPE`], [`TUTORIAL_RECIPE`]).
-    pub fn new(model: ModelKind) -> Self {
-        let (loss, lr, betas, d_steps) = match model {
-            ModelKind::WganGp => (LossKind::WganGp, 1e-4, (0.0, 0.9), 5),
-            _ => (LossKind::Bce, 2e-4, (0.5, 0.999), 1),
-        };
-        let config = TrainConfig {
-            model,
-            dataset: Dataset::Mnist,
-            epochs: 5,
-            max_steps: None,
-            batch_size: 64,
-            lr_g: lr,
-            lr_d: lr,
-            betas,
-            d_steps,
-            label_smoothing: 0.0,
-            loss,
-            seed: 0,
-            log_every: 50,
-            r1: None,
-            spectral_norm: false,
-            ema: None,
-            lr_decay: None,
-        };
-        match model {
-            ModelKind::DcganGlobal | ModelKind::CganGlobal => config.with_recipe(&RECIPE),
-            ModelKind::Tutorial => config.with_recipe(&TUTORIAL_RECIPE),
-            _ => config,
-        }
-    }
-
-    /// These settings with `recipe`'s learning rates, batch size, epochs,
-    /// label smoothing and averaged generator.
-    fn with_recipe(self, recipe: &Recipe) -> Self {
-        TrainConfig {
-            lr_g: recipe.lr_g,
-            lr_d: recipe.lr_d,
-            batch_size: recipe.batch_size,
-            epochs: recipe.epochs,
-            label_smoothing: recipe.label_smoothing,
-            ema: Some(recipe.ema),
-            ..self
-        }
-    }
-
-    /// Checks the values a user can get wrong, naming the bad one.
-    pub fn validate(&self, dataset_len: usize) -> Result<()> {
-        let bad = |detail: String| Err(TensorError::argument("train config", detail));
-        if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
-        }
-        if self.batch_size > dataset_len {
-            return bad(format!(
-                "batch size {} is larger than the {dataset_len} training images",
-                self.batch_size
-            ));
-        }
-        if self.d_steps == 0 {
-            return bad("d-steps must be at least 1".into());
-        }
-        check_adam_settings(self.lr_g, self.lr_d, self.betas).or_else(bad)?;
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad(format!(
-                "label smoothing must lie in [0, 1), got {}",
-                self.label_smoothing
-            ));
-        }
-        if self.label_smoothing != 0.0 && !self.loss.has_targets() {
-            return bad(format!(
-                "label smoothing lowers the target for real images, and the {} loss has none",
-                self.loss
-            ));
-        }
-        if self.log_every == 0 {
-            return bad("log-every must be at least 1".into());
-        }
-        if let Some(decay) = self.ema {
-            crate::ema::check_decay(decay).or_else(bad)?;
-        }
-        if let Some(r1) = &self.r1 {
-            r1.validate().or_else(bad)?;
-        }
-        if let Some(decay) = &self.lr_decay {
-            decay.validate().or_else(bad)?;
-        }
-        Ok(())
-    }
-}
-
-/// Checks the two networks' Adam settings: each learning rate positive and
-/// finite, both betas in [0, 1). The error names the bad value. Shared by
-/// [`TrainConfig::validate`] and the toy GANs' config.
-pub fn check_adam_settings(lr_g: f64, lr_d: f64, betas: (f64, f64)) -> std::result::Result<(), String> {
-    for (name, lr) in [("lr-g", lr_g), ("lr-d", lr_d)] {
-        if !(lr > 0.0 && lr.is_finite()) {
-            return Err(format!("{name} must be a positive number, got {lr}"));
-        }
-    }
-    let (b1, b2) = betas;
-    if !((0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2)) {
-        return Err(format!("betas must lie in [0, 1), got ({b1}, {b2})"));
-    }
-    Ok(())
-}
+use tensor::{Result, Tensor, anomaly, no_grad};
 
 /// The two Adam optimizers of a GAN, over the generator's and the
 /// discriminator's parameters, with learning rates `(lr_g, lr_d)` and
@@ -240,80 +76,6 @@ impl StepStats {
     }
 }
 
-/// Why a step failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepError {
-    /// A tensor operation failed (shapes, arguments).
-    Tensor(TensorError),
-    /// A parameter's gradient holds NaN or infinity. The optimizer has not
-    /// run, so the weights are unchanged.
-    NonFiniteGradient {
-        /// `"generator"` or `"discriminator"`.
-        network: &'static str,
-        /// The parameter's dotted name, e.g. `"net.0.weight"`.
-        parameter: String,
-        /// The first non-finite value in it.
-        value: f32,
-    },
-    /// A parameter's value holds NaN or infinity: an optimizer update with
-    /// finite gradients overflowed (found before a checkpoint is written, so
-    /// that no checkpoint holds such weights).
-    NonFiniteParameter {
-        /// `"generator"` or `"discriminator"`.
-        network: &'static str,
-        /// The parameter's dotted name.
-        parameter: String,
-        /// The first non-finite value in it.
-        value: f32,
-    },
-    /// Anomaly detection found an op whose output or gradient is not finite.
-    Anomaly(anomaly::Anomaly),
-}
-
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StepError::Tensor(e) => write!(f, "{e}"),
-            StepError::NonFiniteGradient {
-                network,
-                parameter,
-                value,
-            } => write!(
-                f,
-                "the gradient of {network} parameter `{parameter}` holds {value}"
-            ),
-            StepError::NonFiniteParameter {
-                network,
-                parameter,
-                value,
-            } => write!(
-                f,
-                "{network} parameter `{parameter}` holds {value} after the optimizer's update"
-            ),
-            StepError::Anomaly(a) => write!(f, "anomaly detection: {a}"),
-        }
-    }
-}
-
-impl std::error::Error for StepError {}
-
-impl From<TensorError> for StepError {
-    fn from(e: TensorError) -> Self {
-        StepError::Tensor(e)
-    }
-}
-
-/// For callers that only deal in tensor errors (benchmarks, tests): the
-/// divergence becomes an argument error that still names the parameter.
-impl From<StepError> for TensorError {
-    fn from(e: StepError) -> Self {
-        match e {
-            StepError::Tensor(e) => e,
-            other => TensorError::argument("training step", other.to_string()),
-        }
-    }
-}
-
 /// The first parameter in `params` (named as by `Module::named_parameters`)
 /// whose gradient is not finite, with the offending value.
 ///
@@ -321,17 +83,17 @@ impl From<StepError> for TensorError {
 /// vectorised finiteness test costs far less than the optimizer's update,
 /// which reads the same gradient and writes three arrays of its size.
 pub fn first_non_finite_gradient(params: &[(String, Tensor)]) -> Option<(String, f32)> {
-    first_non_finite(params, Tensor::grad)
+    first_non_finite_among(params, Tensor::grad)
 }
 
 /// The first parameter in `params` whose value is not finite, with the
 /// offending value.
 pub fn first_non_finite_parameter(params: &[(String, Tensor)]) -> Option<(String, f32)> {
-    first_non_finite(params, |p| Some(p.clone()))
+    first_non_finite_among(params, |p| Some(p.clone()))
 }
 
 /// The first parameter whose array chosen by `pick` holds NaN or infinity.
-fn first_non_finite(
+fn first_non_finite_among(
     params: &[(String, Tensor)],
     pick: impl Fn(&Tensor) -> Option<Tensor>,
 ) -> Option<(String, f32)> {
@@ -352,17 +114,17 @@ fn first_non_finite(
     })
 }
 
-/// Fails with [`StepError::NonFiniteGradient`] if a gradient of `network`'s
-/// parameters is not finite, and with [`StepError::Anomaly`] if anomaly
+/// Fails with [`Error::NonFiniteGradient`] if a gradient of `network`'s
+/// parameters is not finite, and with [`Error::Anomaly`] if anomaly
 /// detection has recorded one.
-fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::result::Result<(), StepError> {
+fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> StepResult<()> {
     if anomaly::is_enabled()
         && let Some(found) = anomaly::take()
     {
-        return Err(StepError::Anomaly(found));
+        return Err(Error::Anomaly(found));
     }
     match first_non_finite_gradient(params) {
-        Some((parameter, value)) => Err(StepError::NonFiniteGradient {
+        Some((parameter, value)) => Err(Error::NonFiniteGradient {
             network,
             parameter,
             value,
@@ -373,63 +135,57 @@ fn check_gradients(network: &'static str, params: &[(String, Tensor)]) -> std::r
 
 /// Where the trainer is in the data: the epoch, the shuffled order of this
 /// epoch, and the next position in it.
-pub(crate) struct DataCursor {
-    pub(crate) epoch: usize,
-    pub(crate) order: Vec<usize>,
-    pub(crate) position: usize,
+struct DataCursor {
+    epoch: usize,
+    order: Vec<usize>,
+    position: usize,
     /// The data RNG as it was just before `order` was drawn, so that a resumed
     /// run can draw the same order again.
-    pub(crate) rng_at_epoch_start: ChaCha8Rng,
+    rng_at_epoch_start: ChaCha8Rng,
 }
 
 /// A GAN, its optimizers, its data and its random state: all a step needs.
 pub struct Trainer {
-    pub(crate) config: TrainConfig,
-    pub(crate) model: Box<dyn GanModel>,
-    pub(crate) objective: Box<dyn Objective>,
-    pub(crate) opt_g: Adam,
-    pub(crate) opt_d: Adam,
-    pub(crate) data: ImageSet,
+    config: TrainConfig,
+    model: Box<dyn GanModel>,
+    objective: Box<dyn Objective>,
+    opt_g: Adam,
+    opt_d: Adam,
+    data: ImageSet,
     /// Draws the noise `z`, the labels fed to conditional models, and the
     /// objective's random numbers (WGAN-GP's interpolation weights).
-    pub(crate) noise_rng: ChaCha8Rng,
+    noise_rng: ChaCha8Rng,
     /// Draws each epoch's order of the training images.
-    pub(crate) data_rng: ChaCha8Rng,
-    pub(crate) cursor: DataCursor,
+    data_rng: ChaCha8Rng,
+    cursor: DataCursor,
     /// Generator steps taken so far.
-    pub(crate) step: u64,
+    step: u64,
     /// The averaged generator, with `--ema`.
-    pub(crate) ema: Option<Ema>,
+    ema: Option<Ema>,
 }
 
-/// The independent random streams of a run, all derived from its one seed.
-pub mod streams {
-    /// Weight initialisation.
-    pub const WEIGHTS: u64 = 0;
-    /// Noise for training steps.
-    pub const NOISE: u64 = 1;
-    /// Data order.
-    pub const DATA: u64 = 2;
-    /// The fixed noise behind every sample grid.
-    pub const SAMPLES: u64 = 3;
-    /// The noise that re-estimates the averaged generator's BatchNorm
-    /// statistics (`ema.rs`).
-    pub const EMA_STATISTICS: u64 = 4;
-    /// The initial vectors of spectral normalisation's power iteration
-    /// (a stream of its own, so the weights are the same with it or without).
-    pub const SPECTRAL_NORM: u64 = 5;
-}
-
-/// A ChaCha8 generator for stream `stream` of run seed `seed` (see [`streams`]).
-pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
+/// How far a [`Trainer`] has come, beyond its weights and optimizer
+/// moments: what a checkpoint must hold to continue the run bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Generator steps done.
+    pub step: u64,
+    /// Data passes started.
+    pub epoch: usize,
+    /// Next position in this epoch's shuffled order.
+    pub position: usize,
+    /// The data RNG just before this epoch's order was drawn (the order is
+    /// drawn again from it on resume).
+    pub data_rng_at_epoch_start: ChaCha8Rng,
+    /// The data RNG now.
+    pub data_rng: ChaCha8Rng,
+    /// The noise RNG now.
+    pub noise_rng: ChaCha8Rng,
 }
 
 impl Trainer {
     /// A fresh run: weights drawn from the seed, optimizers at step 0.
-    pub fn new(config: TrainConfig, data: ImageSet) -> Result<Self> {
+    pub fn new(config: TrainConfig, data: ImageSet) -> StepResult<Self> {
         config.validate(data.len())?;
         let mut model = config
             .model
@@ -437,7 +193,7 @@ impl Trainer {
         if config.spectral_norm {
             let rng = &mut stream_rng(config.seed, streams::SPECTRAL_NORM);
             if model.spectral_normalise_discriminator(rng) == 0 {
-                return Err(TensorError::argument(
+                return Err(Error::config(
                     "spectral norm",
                     format!(
                         "{}'s discriminator has no Linear or Conv2d layer to normalise",
@@ -487,7 +243,7 @@ impl Trainer {
     /// Fails before an optimizer update if that update's gradients are not
     /// finite (or, with anomaly detection on, if any op produced a
     /// non-finite value): the weights then hold the last good values.
-    pub fn step(&mut self) -> std::result::Result<StepStats, StepError> {
+    pub fn step(&mut self) -> StepResult<StepStats> {
         if self.config.lr_decay.is_some() {
             let (lr_g, lr_d) = self.learning_rates();
             self.opt_g.set_learning_rate(lr_g);
@@ -531,7 +287,7 @@ impl Trainer {
 
     /// The next batch of real images (and their labels), starting a new,
     /// reshuffled epoch when this one cannot fill a batch.
-    fn next_real_batch(&mut self) -> Result<(Tensor, Vec<usize>)> {
+    fn next_real_batch(&mut self) -> StepResult<(Tensor, Vec<usize>)> {
         let size = self.config.batch_size;
         if self.cursor.position + size > self.cursor.order.len() {
             self.cursor.rng_at_epoch_start = self.data_rng.clone();
@@ -544,7 +300,7 @@ impl Trainer {
         let batch = self
             .data
             .batch(indices, self.model.batch_options())
-            .map_err(|e| TensorError::argument("batch", e.to_string()))?;
+            .map_err(Error::Data)?;
         Ok((batch.images, batch.labels))
     }
 
@@ -555,17 +311,19 @@ impl Trainer {
 
     /// Uniform class labels for generated images (used by conditional models).
     fn random_labels(&mut self, batch: usize) -> Vec<usize> {
-        (0..batch).map(|_| self.noise_rng.random_range(0..10)).collect()
+        (0..batch)
+            .map(|_| self.noise_rng.random_range(0..NUM_CLASSES))
+            .collect()
     }
 
-    /// Fails with [`StepError::NonFiniteParameter`] if a weight of either
+    /// Fails with [`Error::NonFiniteParameter`] if a weight of either
     /// network is NaN or infinite. Run before every checkpoint, so that a
     /// checkpoint never holds such weights; not every step, since a bad
     /// weight shows up in the next step's gradients anyway.
-    pub fn check_parameters(&self) -> std::result::Result<(), StepError> {
+    pub fn check_parameters(&self) -> StepResult<()> {
         for (network, opt) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
             if let Some((parameter, value)) = first_non_finite_parameter(opt.parameters()) {
-                return Err(StepError::NonFiniteParameter {
+                return Err(Error::NonFiniteParameter {
                     network,
                     parameter,
                     value,
@@ -627,6 +385,78 @@ impl Trainer {
         self.model.as_ref()
     }
 
+    /// The training images.
+    pub fn data(&self) -> &ImageSet {
+        &self.data
+    }
+
+    /// The generator's and the discriminator's optimizers (to save them).
+    pub fn optimizers(&self) -> (&Adam, &Adam) {
+        (&self.opt_g, &self.opt_d)
+    }
+
+    /// The two optimizers, to load their saved moments into.
+    pub fn optimizers_mut(&mut self) -> (&mut Adam, &mut Adam) {
+        (&mut self.opt_g, &mut self.opt_d)
+    }
+
+    /// The averaged generator, with `--ema`.
+    pub fn ema(&self) -> Option<&Ema> {
+        self.ema.as_ref()
+    }
+
+    /// The averaged generator, to load a saved average into.
+    pub fn ema_mut(&mut self) -> Option<&mut Ema> {
+        self.ema.as_mut()
+    }
+
+    /// The averaged model with BatchNorm statistics that describe its
+    /// weights (see [`Ema::refreshed`]), if the run keeps one: what a
+    /// checkpoint saves as the averaged generator.
+    pub fn refreshed_average(&mut self) -> Option<Result<&dyn GanModel>> {
+        let live = self.model.as_ref();
+        self.ema.as_mut().map(|ema| ema.refreshed(live))
+    }
+
+    /// How far training has come (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        Progress {
+            step: self.step,
+            epoch: self.cursor.epoch,
+            position: self.cursor.position,
+            data_rng_at_epoch_start: self.cursor.rng_at_epoch_start.clone(),
+            data_rng: self.data_rng.clone(),
+            noise_rng: self.noise_rng.clone(),
+        }
+    }
+
+    /// Puts the trainer where `progress` says, drawing that epoch's order
+    /// of the data again. Fails, changing nothing, if the position lies
+    /// beyond the training images.
+    pub fn restore_progress(&mut self, progress: Progress) -> std::result::Result<(), Error> {
+        let order = epoch_order(self.data.len(), &mut progress.data_rng_at_epoch_start.clone());
+        if progress.position > order.len() {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "data position {} is beyond the {} training images",
+                    progress.position,
+                    order.len()
+                ),
+            ));
+        }
+        self.cursor = DataCursor {
+            epoch: progress.epoch,
+            order,
+            position: progress.position,
+            rng_at_epoch_start: progress.data_rng_at_epoch_start,
+        };
+        self.data_rng = progress.data_rng;
+        self.noise_rng = progress.noise_rng;
+        self.step = progress.step;
+        Ok(())
+    }
+
     /// Generates images for the noise `z` in evaluation mode (BatchNorm uses
     /// its running statistics, nothing is recorded, nothing changes), from
     /// the averaged generator if the run keeps one ([`Trainer::draws_from`]).
@@ -657,7 +487,7 @@ pub fn discriminator_update(
     batch: (&Tensor, &Tensor, &[usize]),
     r1_weight: Option<f64>,
     rng: &mut dyn RngCore,
-) -> std::result::Result<DiscriminatorLoss, StepError> {
+) -> StepResult<DiscriminatorLoss> {
     let (real, z, labels) = batch;
     // Detached: no graph through G, so this update cannot move it.
     let fake = no_grad(|| model.generate(z, labels))?;
@@ -681,7 +511,7 @@ pub fn generator_update(
     opt_g: &mut dyn Optimizer,
     z: &Tensor,
     labels: &[usize],
-) -> std::result::Result<Tensor, StepError> {
+) -> StepResult<Tensor> {
     opt_g.zero_grad();
     let fake = model.generate(z, labels)?;
     // D's weights are not updated here, so their gradients are not

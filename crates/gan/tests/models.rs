@@ -88,7 +88,7 @@ fn model_and_loss_names_parse_and_refuse_typos() {
         err.contains("dcgna") && err.contains("mlp, dcgan, dcgan-global, tutorial"),
         "{err}"
     );
-    assert!("hinge".parse::<gan::objective::LossKind>().is_ok());
+    assert!("hinge".parse::<gan::loss::LossKind>().is_ok());
 }
 
 #[test]

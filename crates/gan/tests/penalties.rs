@@ -6,10 +6,11 @@
 mod critic_common;
 
 use critic_common::{check_penalty_gradient, randn, tiny_critic};
-use gan::bench::synthetic_mnist;
+use datasets::synthetic_mnist;
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
 use gan::r1::{R1, r1_penalty};
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use rand::SeedableRng;
 use tensor::Tensor;
 

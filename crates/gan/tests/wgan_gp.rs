@@ -2,13 +2,15 @@
 //! critic) against finite differences, and the critic's Wasserstein estimate
 //! falling during a short real run on MNIST.
 
+#[path = "../../datasets/tests/common/mod.rs"]
+mod common;
 mod critic_common;
-mod data_common;
 
 use critic_common::{check_penalty_gradient, randn, tiny_critic};
-use gan::data::{self, Dataset, Downloader, Split};
+use datasets::{Dataset, Downloader, Split};
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use gan::wasserstein::gradient_penalty;
 use std::time::Instant;
 use tensor::Tensor;
@@ -51,14 +53,14 @@ fn mean(values: &[f64]) -> f64 {
 #[test]
 fn the_wasserstein_estimate_falls_on_real_mnist() {
     const STEPS: usize = 50;
-    let dir = data_common::shared_data().join("mnist");
-    let data = data::load(Dataset::Mnist, Split::Train, Some(&dir), &Downloader::offline()).unwrap();
+    let dir = common::shared_data().join("mnist");
+    let data = datasets::load(Dataset::Mnist, Split::Train, Some(&dir), &Downloader::offline()).unwrap();
     let config = TrainConfig {
         batch_size: 16,
         lr_g: 5e-4,
         lr_d: 5e-4,
         seed: 1,
-        ..TrainConfig::new(ModelKind::WganGp)
+        ..TrainConfig::new(ModelKind::DcganCritic)
     };
     assert_eq!((config.d_steps, config.betas), (5, (0.0, 0.9)));
     let mut trainer = Trainer::new(config, data).unwrap();

@@ -20,13 +20,13 @@
 #[path = "book_common/mod.rs"]
 mod book_common;
 
-use gan::data::{BatchOptions, ImageSet, PixelRange};
-use gan::grid::{image_grid, write_png};
+use datasets::{BatchOptions, ImageSet, PixelRange};
 use gan::models::{GanModel, mlp, tutorial};
 use nn::loss::bce_with_logits_to;
 use nn::{Adam, AdamConfig, Flatten, LeakyReLU, Linear, Module, Optimizer, Reshape, Sequential};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use runs::grid::{image_grid, write_png};
 use tensor::{Tensor, no_grad};
 
 /// The tutorial's batches: 28×28 digits padded to 32×32, pixels in [0, 1].

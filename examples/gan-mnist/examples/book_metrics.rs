@@ -30,16 +30,16 @@
 mod book_common;
 
 use book_common::{Axes, Series, SeriesLabelPosition, images_dir, line_chart};
-use gan::data::{Dataset, ImageSet, Split};
-use gan::eval::Reference;
-use gan::eval::judge::{Judge, to_judge_input};
-use gan::eval::judge_train::judge_set;
-use gan::models::NUM_CLASSES;
-use gan::sample::{Which, load_generator, resolve};
+use datasets::NUM_CLASSES;
+use datasets::{Dataset, ImageSet, Split};
+use judge::Reference;
+use judge::judge::{Judge, to_judge_input};
+use judge::judge_train::judge_set;
 use plotters::style::RGBColor;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use runs::sample::{Which, load_generator, resolve};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use tensor::{Tensor, no_grad};
@@ -68,8 +68,8 @@ impl Judged {
                 .collect()
         };
         Judged {
-            logits: pick(&self.logits, gan::eval::judge::CLASSES),
-            features: pick(&self.features, gan::eval::judge::FEATURES),
+            logits: pick(&self.logits, judge::judge::CLASSES),
+            features: pick(&self.features, judge::judge::FEATURES),
         }
     }
 }
@@ -112,7 +112,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
 
 fn load(split: Split, dir: Option<&Path>) -> Result<ImageSet, Box<dyn Error>> {
     let dataset = Dataset::Mnist;
-    Ok(gan::data::load(dataset, split, dir, &dataset.downloader())?)
+    Ok(datasets::load(dataset, split, dir, &dataset.downloader())?)
 }
 
 /// `n` distinct indices below `len`, drawn from `rng`.
@@ -134,9 +134,9 @@ fn judge_images(judge: &Judge, set: &ImageSet, indices: &[usize]) -> Result<Judg
 /// 10,000 are exactly the ones `eval --n 10000` measures.
 fn judge_samples(judge: &Judge, run: &Path, n: usize) -> Result<(Judged, String), Box<dyn Error>> {
     let checkpoint = resolve(run, Which::Latest)?;
-    let config = gan::checkpoint::read_state(&checkpoint)?.config;
+    let config = runs::checkpoint::read_state(&checkpoint)?.config;
     let (model, generator) = load_generator(&checkpoint, config.model, 0)?;
-    let mut rng = gan::eval::quality_rng(0, 0);
+    let mut rng = judge::quality_rng(0, 0);
     let conditional = config.model.is_conditional();
     let mut judged = Judged {
         logits: Vec::new(),
@@ -223,7 +223,7 @@ fn salt(set: &ImageSet, indices: &[usize], share: f64) -> Result<ImageSet, Box<d
     })
 }
 
-fn row(name: &str, q: &gan::eval::Quality) {
+fn row(name: &str, q: &judge::Quality) {
     let missing = if q.missing_classes.is_empty() {
         "none".to_string()
     } else {
@@ -441,7 +441,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .quality_of_set(&train, &others)
                 .map(|q| q.frechet_distance)
         })
-        .collect::<tensor::Result<_>>()?;
+        .collect::<judge::Result<_>>()?;
     let (floor, floor_min, floor_max) = mean_min_max(&floors);
     println!(
         "\nThe per-epoch check's floor: training images 1000–1999, …, 5000–5999 against the first 1,000: \

@@ -22,8 +22,9 @@
 #[path = "book_common/mod.rs"]
 mod book_common;
 
+use gan::config::TrainConfig;
 use gan::models::ModelKind;
-use gan::train::{TrainConfig, Trainer};
+use gan::train::Trainer;
 use nn::loss::bce_with_logits_to;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

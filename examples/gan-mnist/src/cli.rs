@@ -2,12 +2,12 @@
 //! checks clap cannot do (ranges, run-folder names).
 
 use clap::{Args, Parser, Subcommand};
-use gan::data::Dataset;
-use gan::interpolate::LatentPath;
+use datasets::Dataset;
+use gan::config::TrainConfig;
+use gan::loss::LossKind;
 use gan::models::ModelKind;
-use gan::objective::LossKind;
-use gan::sample::Which;
-use gan::train::TrainConfig;
+use runs::interpolate::LatentPath;
+use runs::sample::Which;
 use std::path::{Path, PathBuf};
 
 /// Epochs of a run when --epochs is not given, for the models without a
@@ -225,7 +225,7 @@ pub struct TrainArgs {
     /// Samples measured by the judge at each epoch end (classifier score,
     /// Fréchet distance, missing digits in metrics.csv; the lowest distance
     /// marks the best checkpoint); 0 turns it off.
-    #[arg(long, default_value_t = gan::run::DEFAULT_QUALITY_SAMPLES)]
+    #[arg(long, default_value_t = runs::run::DEFAULT_QUALITY_SAMPLES)]
     pub quality_samples: usize,
     // ── Recipe features ──
     /// Average the generator's weights (exponential moving average with
@@ -312,11 +312,11 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Walks, one per row of the grid.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=gan::interpolate::MAX_PAIRS as u64))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=runs::interpolate::MAX_PAIRS as u64))]
     pub pairs: u64,
     /// Points per walk, both end points included (the grid's columns and
     /// the GIF's frames).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=gan::interpolate::MAX_STEPS as u64))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=runs::interpolate::MAX_STEPS as u64))]
     pub steps: u64,
     /// spherical (slerp: stays where the Gaussian noise lives) or linear
     /// (the straight line, which passes closer to 0).

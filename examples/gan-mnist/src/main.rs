@@ -21,13 +21,13 @@ mod commands;
 
 use clap::Parser;
 use cli::{BenchArgs, ClassifierCommand, Cli, Command, SampleArgs, TrainArgs};
-use gan::bench::{self, BenchPlan};
-use gan::data::{self, PixelRange, Split};
+use datasets::{PixelRange, Split};
+use gan::config::TrainConfig;
+use gan::loss::LossKind;
 use gan::models::ModelKind;
-use gan::objective::LossKind;
-use gan::run::{self, RunOptions};
-use gan::sample::SampleRequest;
-use gan::train::TrainConfig;
+use runs::bench::{self, BenchPlan};
+use runs::run::{self, RunOptions};
+use runs::sample::SampleRequest;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,7 +141,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         .downloader()
         .with_offline(args.offline)
         .with_progress(!args.no_progress);
-    let data = data::load(
+    let data = datasets::load(
         config.dataset,
         Split::Train,
         args.data_dir.as_deref(),
@@ -174,7 +174,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
             "step {} (epoch {}): loss_D {:.3}, loss_G {:.3}, D(x) {:.2}, D(G(z)) {:.2}",
             row.step, row.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake
         );
-        if loss == LossKind::WganGp {
+        if loss == LossKind::WassersteinGp {
             // The critic's scores are raw, not probabilities: their gap is
             // its estimate of the Wasserstein distance (see gan::wasserstein).
             println!("Wasserstein estimate D(x) − D(G(z)): {:.3}", s.d_real - s.d_fake);
@@ -193,7 +193,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         }
     }
     let minutes = summary.elapsed.as_secs_f64() / 60.0;
-    match gan::bench::peak_rss_mib() {
+    match runs::bench::peak_rss_mib() {
         Some(mib) => println!(
             "{} steps in {minutes:.1} min; peak memory {mib:.0} MiB.",
             summary.steps
@@ -231,8 +231,8 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
         which: args.which,
     };
     if args.out.extension().is_some_and(|e| e == "npy") {
-        let samples = gan::sample::sample_array(&args.checkpoint, request).map_err(|e| e.to_string())?;
-        gan::npy::write_npy(&args.out, &samples.values, &samples.shape)?;
+        let samples = runs::sample::sample_array(&args.checkpoint, request).map_err(|e| e.to_string())?;
+        runs::npy::write_npy(&args.out, &samples.values, &samples.shape)?;
         let (low, high) = match samples.range {
             PixelRange::Symmetric => (-1, 1),
             PixelRange::Unit => (0, 1),
@@ -245,7 +245,7 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let grids = gan::sample::sample_grids(&args.checkpoint, request).map_err(|e| e.to_string())?;
+    let grids = runs::sample::sample_grids(&args.checkpoint, request).map_err(|e| e.to_string())?;
     let numbered = |i: usize| {
         let stem = args.out.file_stem().unwrap_or_default().to_string_lossy();
         let ext = args.out.extension().unwrap_or_default().to_string_lossy();
@@ -257,7 +257,7 @@ fn sample(args: SampleArgs) -> Result<ExitCode, String> {
         } else {
             numbered(i)
         };
-        gan::grid::write_png(&grid.image, &out).map_err(|e| e.to_string())?;
+        runs::grid::write_png(&grid.image, &out).map_err(|e| e.to_string())?;
         println!(
             "gan-mnist: {} samples from the {} generator of {} → {}",
             grid.count,

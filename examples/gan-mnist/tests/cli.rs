@@ -203,7 +203,7 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
         grid.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let image = gan::grid::read_png(&grid).unwrap();
+    let image = runs::grid::read_png(&grid).unwrap();
     assert_eq!((image.width, image.height), (4 * 28 + 5 * 2, 3 * 28 + 4 * 2));
     // An unconditional model cannot be asked for a digit.
     let out = gan_mnist(&[
@@ -267,14 +267,14 @@ fn a_conditional_model_samples_one_digit_or_one_row_per_digit() {
 
     let (out, sevens) = sample(&["--digit", "7", "--n", "9"], "sevens.png");
     assert!(out.status.success(), "{}", stderr(&out));
-    let image = gan::grid::read_png(&sevens).unwrap();
+    let image = runs::grid::read_png(&sevens).unwrap();
     assert_eq!((image.width, image.height), (3 * 28 + 4 * 2, 3 * 28 + 4 * 2));
     assert!(!out_dir.join("sevens.txt").exists());
 
     // No --digit: 10 rows of 8, and the legend on stdout and beside the PNG.
     let (out, all) = sample(&[], "all.png");
     assert!(out.status.success(), "{}", stderr(&out));
-    let image = gan::grid::read_png(&all).unwrap();
+    let image = runs::grid::read_png(&all).unwrap();
     assert_eq!((image.width, image.height), (8 * 28 + 9 * 2, 10 * 28 + 11 * 2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let legend = std::fs::read_to_string(out_dir.join("all.txt")).unwrap();

@@ -7,8 +7,8 @@
 mod common;
 use common::shared_mnist;
 
-use gan::checkpoint;
 use gan::nn::{Adam, AdamConfig};
+use runs::checkpoint;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,7 +80,7 @@ fn assert_latest_loads(run: &Path) -> u64 {
     let model = state
         .config
         .model
-        .build(&mut gan::train::stream_rng(1, 0))
+        .build(&mut gan::streams::stream_rng(1, 0))
         .unwrap();
     gan::nn::checkpoint::load_module(model.generator(), &dir.join("generator.safetensors"))
         .expect("the generator loads");
@@ -174,7 +174,7 @@ fn sigkill_at_random_moments_never_breaks_the_last_checkpoint() {
     assert_eq!(assert_latest_loads(&run), target);
     // Rows written after a checkpoint by a process that was then killed are
     // dropped on resume and written again: every step appears exactly once.
-    let steps: Vec<u64> = gan::metrics::read_metrics(&run.join("metrics.csv"))
+    let steps: Vec<u64> = runs::metrics::read_metrics(&run.join("metrics.csv"))
         .unwrap()
         .iter()
         .map(|r| r.step)

@@ -6,7 +6,7 @@
 mod common;
 use common::{gan_mnist_ok as ok, tiny_run};
 
-use gan::grid::{BORDER, read_png};
+use runs::grid::{BORDER, read_png};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -75,9 +75,9 @@ fn more_than_one_grid_makes_numbered_pngs() {
     ]);
     assert!(!out.exists());
     // 1024 in a 32-wide grid, then 76 in a 9-wide one.
-    let first = gan::grid::read_png(&dir.join("grid-1.png")).unwrap();
+    let first = runs::grid::read_png(&dir.join("grid-1.png")).unwrap();
     assert_eq!((first.width, first.height), (32 * 28 + 33 * 2, 32 * 28 + 33 * 2));
-    let second = gan::grid::read_png(&dir.join("grid-2.png")).unwrap();
+    let second = runs::grid::read_png(&dir.join("grid-2.png")).unwrap();
     assert_eq!((second.width, second.height), (9 * 28 + 10 * 2, 9 * 28 + 10 * 2));
     assert!(!dir.join("grid-3.png").exists());
     std::fs::remove_dir_all(dir).unwrap();

@@ -11,7 +11,7 @@
 //! (With `cargo run --release -p gan-toy -- <args>` if the binary is not installed.)
 
 use clap::Parser;
-use gan::objective::LossKind;
+use gan::loss::LossKind;
 use gan_toy::datasets::Toy;
 use gan_toy::run::{RunOptions, run};
 use gan_toy::train::ToyConfig;
@@ -117,7 +117,7 @@ struct Cli {
 /// against fixed targets or margins.
 fn parse_loss(s: &str) -> Result<LossKind, String> {
     match s.parse::<LossKind>() {
-        Ok(LossKind::WganGp) => Err("the toy GANs take bce, lsgan or hinge, not wgan-gp".into()),
+        Ok(LossKind::WassersteinGp) => Err("the toy GANs take bce, lsgan or hinge, not wgan-gp".into()),
         Ok(kind) => Ok(kind),
         Err(_) => Err(format!("unknown loss `{s}`; expected one of bce, lsgan, hinge")),
     }

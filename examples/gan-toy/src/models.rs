@@ -23,7 +23,7 @@
 //! often from the same few places, which D can see in the joint input and
 //! a single point cannot show.
 
-use gan::data::BatchOptions;
+use datasets::BatchOptions;
 use gan::models::{SequentialGan, push_leaky_mlp};
 use nn::{Module, Sequential};
 use rand::Rng;

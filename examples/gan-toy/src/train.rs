@@ -6,13 +6,14 @@
 
 use crate::datasets::{Point, Toy};
 use crate::models::{DiscriminatorInput, ScoringHandles, batch_spread, toy_gan};
+use gan::config::check_adam_settings;
+use gan::loss::LossKind;
 use gan::models::{GanModel, SequentialGan};
-use gan::objective::{LossKind, Objective};
+use gan::objective::Objective;
 use gan::r1::R1;
 use gan::schedule::LinearDecay;
-use gan::train::{
-    StepStats, adam_pair, check_adam_settings, discriminator_update, generator_update, stream_rng, streams,
-};
+use gan::streams::{self, stream_rng};
+use gan::train::{StepStats, adam_pair, discriminator_update, generator_update};
 use nn::{Adam, Optimizer};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -152,7 +153,7 @@ impl ToyConfig {
         if let Some(fraction) = self.lr_decay {
             LinearDecay { fraction }.validate().or_else(bad)?;
         }
-        if self.loss == LossKind::WganGp {
+        if self.loss == LossKind::WassersteinGp {
             return bad("the toy GANs take the losses bce, lsgan and hinge, not wgan-gp".into());
         }
         Ok(())
@@ -184,7 +185,7 @@ impl ToyConfig {
 pub const COMPANION_DRAWS: usize = 4;
 
 /// The random stream of the fixed real points that frames and coverage use
-/// (after `gan::train::streams`' four).
+/// (after the first four of `gan::streams`).
 pub const EVAL_REAL_STREAM: u64 = 4;
 
 /// A toy GAN being trained.
@@ -233,7 +234,7 @@ impl ToyTrainer {
 
     /// One step of the game: `d_steps` discriminator updates on fresh real
     /// points, then one generator update.
-    pub fn step(&mut self) -> Result<StepStats> {
+    pub fn step(&mut self) -> gan::StepResult<StepStats> {
         let batch = self.config.batch_size;
         let factor = self.config.lr_decay.map_or(1.0, |fraction| {
             LinearDecay { fraction }.factor(self.step, self.config.steps)
@@ -258,7 +259,7 @@ impl ToyTrainer {
         let z = self.noise(batch)?;
         let loss_g = generator_update(&self.model, self.objective.as_ref(), &mut self.opt_g, &z, &[])?;
         self.step += 1;
-        StepStats::of(&d, &loss_g)
+        Ok(StepStats::of(&d, &loss_g)?)
     }
 
     /// Noise `z ~ N(0, 1)`, `[batch, noise_dim]`, from the training stream.

@@ -27,9 +27,10 @@
 //! digit shares are balanced by construction, not by what it learned.
 
 use super::conditional::{
-    ConditionalGan, EMBEDDING_DIM, LabelJoined, Labelled, NUM_CLASSES, check_labels, refuse_unlabelled,
+    ConditionalGan, EMBEDDING_DIM, LabelJoined, Labelled, check_labels, refuse_unlabelled,
 };
 use super::dcgan_global::{GlobalWidths, NOISE_DIM, WIDTHS, discriminator_features, generator};
+use datasets::NUM_CLASSES;
 use nn::{Embedding, Linear, Module, Sequential, State, module::visit_child};
 use rand::{Rng, RngCore};
 use tensor::{Result, Tensor};

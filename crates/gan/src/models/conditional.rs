@@ -28,13 +28,10 @@
 
 use super::mlp::push_leaky_mlp;
 use super::{GanModel, dcgan};
-use crate::data::BatchOptions;
+use datasets::{BatchOptions, NUM_CLASSES};
 use nn::{Embedding, Flatten, Module, Reshape, Sequential, State, Tanh, module::visit_child};
 use rand::{Rng, RngCore};
 use tensor::{Result, Tensor, TensorError};
-
-/// The number of classes of MNIST and Fashion-MNIST.
-pub const NUM_CLASSES: usize = 10;
 
 /// The length of each learnt label vector.
 pub const EMBEDDING_DIM: usize = 10;

@@ -18,7 +18,7 @@
 //! `conditional.rs`); the pieces below are shared for that.
 
 use super::SequentialGan;
-use crate::data::{BatchOptions, PixelRange};
+use datasets::{BatchOptions, PixelRange};
 use nn::{BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear, ReLU, Reshape, Sequential, Tanh};
 use rand::Rng;
 use tensor::Result;
@@ -88,7 +88,8 @@ pub fn dcgan<R: Rng + ?Sized>(rng: &mut R) -> Result<SequentialGan> {
 /// gradient with respect to *each* input on its own; BatchNorm makes every
 /// output depend on the whole batch, so that per-sample gradient would no
 /// longer be the one the penalty means (the paper advises layer norm or
-/// none). Trained with the `wgan-gp` loss (see `wasserstein.rs`).
-pub fn wgan_gp<R: Rng + ?Sized>(rng: &mut R) -> Result<SequentialGan> {
+/// none). Trained with the `wgan-gp` loss (see `wasserstein.rs`); its
+/// `--model` name is `wgan-gp` too, for compatibility.
+pub fn dcgan_critic<R: Rng + ?Sized>(rng: &mut R) -> Result<SequentialGan> {
     dcgan_shaped("wgan-gp", false, rng)
 }

@@ -11,7 +11,7 @@
 //! ```
 
 use super::SequentialGan;
-use crate::data::{BatchOptions, PixelRange};
+use datasets::{BatchOptions, PixelRange};
 use nn::{Flatten, LeakyReLU, Linear, Reshape, Sequential, Tanh};
 use rand::Rng;
 

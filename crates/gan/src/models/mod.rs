@@ -21,13 +21,13 @@ mod mlp;
 mod tutorial;
 
 pub use cgan_global::{ProjectionDiscriminator, cgan_global, cgan_global_with};
-pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, Labelled, NUM_CLASSES, cgan, cgan_conv};
-pub use dcgan::{dcgan, wgan_gp};
+pub use conditional::{ConditionalGan, EMBEDDING_DIM, LabelJoined, Labelled, cgan, cgan_conv};
+pub use dcgan::{dcgan, dcgan_critic};
 pub use dcgan_global::{GlobalWidths, RECIPE, WIDTHS, dcgan_global, dcgan_global_with};
 pub use mlp::{mlp, push_leaky_mlp};
 pub use tutorial::{TUTORIAL_RECIPE, tutorial};
 
-use crate::data::BatchOptions;
+use datasets::BatchOptions;
 use nn::{Module, Sequential};
 use rand::{Rng, RngCore};
 use std::fmt;
@@ -179,7 +179,10 @@ pub enum ModelKind {
     /// The default model's networks, class-conditional (projection discriminator).
     CganGlobal,
     /// W2's networks with a BatchNorm-free critic, trained as WGAN-GP.
-    WganGp,
+    /// Named `wgan-gp` on the command line and in `config.json`, as before
+    /// the code told the model and the loss apart.
+    #[serde(rename = "wgan-gp")]
+    DcganCritic,
 }
 
 impl ModelKind {
@@ -192,7 +195,7 @@ impl ModelKind {
         ModelKind::Cgan,
         ModelKind::CganConv,
         ModelKind::CganGlobal,
-        ModelKind::WganGp,
+        ModelKind::DcganCritic,
     ];
 
     /// The model's name on the command line.
@@ -205,7 +208,7 @@ impl ModelKind {
             ModelKind::Cgan => "cgan",
             ModelKind::CganConv => "cgan-conv",
             ModelKind::CganGlobal => "cgan-global",
-            ModelKind::WganGp => "wgan-gp",
+            ModelKind::DcganCritic => "wgan-gp",
         }
     }
 
@@ -228,7 +231,7 @@ impl ModelKind {
             ModelKind::Cgan => Box::new(cgan(rng)),
             ModelKind::CganConv => Box::new(cgan_conv(rng)?),
             ModelKind::CganGlobal => Box::new(cgan_global(rng)?),
-            ModelKind::WganGp => Box::new(wgan_gp(rng)?),
+            ModelKind::DcganCritic => Box::new(dcgan_critic(rng)?),
         })
     }
 }

@@ -77,7 +77,7 @@
 
 use super::mlp::push_leaky_mlp;
 use super::{Recipe, SequentialGan};
-use crate::data::{BatchOptions, PixelRange};
+use datasets::{BatchOptions, PixelRange};
 use nn::{BatchNorm1d, Flatten, LeakyReLU, Linear, Reshape, Sequential, Sigmoid};
 use rand::Rng;
 

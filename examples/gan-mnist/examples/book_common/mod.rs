@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each example uses only part of this module
 
-use gan::data::{Dataset, ImageSet, Split};
+use datasets::{Dataset, ImageSet, Split};
 use nn::checkpoint::write_atomically;
 use plotters::prelude::*;
 use std::error::Error;
@@ -37,7 +37,7 @@ pub fn mnist_train() -> Result<ImageSet, Box<dyn Error>> {
         })
         .transpose()?;
     let dataset = Dataset::Mnist;
-    Ok(gan::data::load(
+    Ok(datasets::load(
         dataset,
         Split::Train,
         dir.as_deref(),

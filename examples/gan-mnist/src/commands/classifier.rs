@@ -3,8 +3,8 @@
 
 use super::load_split;
 use crate::cli::ClassifierTrainArgs;
-use gan::data::Split;
-use gan::eval::judge_train::{JudgeTrainConfig, train_judge};
+use datasets::Split;
+use judge::judge_train::{JudgeTrainConfig, train_judge};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;

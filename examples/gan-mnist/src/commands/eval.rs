@@ -4,8 +4,9 @@
 
 use super::load_split;
 use crate::cli::EvalArgs;
-use gan::data::Split;
-use gan::eval::{self, EvalReport, EvalRequest, Quality};
+use datasets::Split;
+use judge::Quality;
+use runs::eval::{self, EvalReport, EvalRequest};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;

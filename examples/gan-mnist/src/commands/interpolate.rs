@@ -1,10 +1,10 @@
 //! `gan-mnist interpolate`: walks between pairs of latent points
-//! (`gan::interpolate`), written as a grid PNG (one walk per row) and an
+//! (`runs::interpolate`), written as a grid PNG (one walk per row) and an
 //! animated GIF (every walk at once, there and back).
 
 use crate::cli::InterpolateArgs;
-use gan::grid::GrayImage;
-use gan::interpolate::{WalkRequest, latent_walk};
+use runs::grid::GrayImage;
+use runs::interpolate::{WalkRequest, latent_walk};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub fn interpolate(args: InterpolateArgs) -> Result<ExitCode, String> {
         class: args.digit.map(|d| d as usize),
     };
     let walk = latent_walk(&args.checkpoint, request).map_err(|e| e.to_string())?;
-    gan::grid::write_png(&walk.grid, &args.out).map_err(|e| e.to_string())?;
+    runs::grid::write_png(&walk.grid, &args.out).map_err(|e| e.to_string())?;
     let gif_path = args.out.with_extension("gif");
     write_gif(&walk.frames, &gif_path)?;
     println!(

@@ -5,7 +5,7 @@ pub mod classifier;
 pub mod eval;
 pub mod interpolate;
 
-use gan::data::{self, Dataset, ImageSet, Split};
+use datasets::{Dataset, ImageSet, Split};
 use std::path::Path;
 
 /// Loads one split of `dataset` (from `dir`, the environment or the default
@@ -17,5 +17,5 @@ pub fn load_split(
     offline: bool,
 ) -> Result<ImageSet, String> {
     let downloader = dataset.downloader().with_offline(offline);
-    data::load(dataset, split, dir, &downloader).map_err(|e| e.to_string())
+    datasets::load(dataset, split, dir, &downloader).map_err(|e| e.to_string())
 }
