@@ -1,6 +1,6 @@
 //! Shared by the book's examples (`examples/book_*.rs`): where the figures
 //! go, where MNIST is, and one line chart drawn with `plotters`, in the
-//! manner of `crates/gan/src/plot.rs` (SVG, no font files, atomic write).
+//! manner of `crates/runs/src/plot.rs` (SVG, no font files, atomic write).
 
 #![allow(dead_code)] // each example uses only part of this module
 
