@@ -8,7 +8,9 @@
 #[path = "../../tensor/tests/common/mod.rs"]
 mod common;
 
-use common::{assert_close, check, randn, rng};
+use common::{
+    assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
+};
 use nn::{BatchNorm1d, BatchNorm2d, Module};
 use tensor::{Tensor, no_grad};
 
@@ -37,13 +39,6 @@ fn fused_batch_norm_first_and_second_derivatives() {
     );
 }
 
-/// BatchNorm's training-mode normalisation composed of plain ops.
-fn composed_normalize(x: &Tensor<f64>, axes: &[usize]) -> Tensor<f64> {
-    let mean = x.mean_axes(axes, true).unwrap();
-    let var = x.var_axes(axes, true, 0).unwrap();
-    x.sub(&mean).unwrap().div(&var.add_scalar(1e-5).sqrt()).unwrap()
-}
-
 #[test]
 fn fused_batch_norm_matches_the_composed_ops_on_large_inputs() {
     // Large enough for the parallel paths; f64 so the comparison is tight.
@@ -52,14 +47,13 @@ fn fused_batch_norm_matches_the_composed_ops_on_large_inputs() {
     let seed = randn(&[16, 24, 9, 11], &mut r);
     let bn = BatchNorm2d::<f64>::new(24);
     let fused = bn.forward(&x).unwrap();
-    let composed = composed_normalize(&x, &[0, 2, 3]);
+    let composed = composed_batch_normalize(&x, &[0, 2, 3], 1e-5);
     assert_close(&fused.to_vec(), &composed.to_vec(), 1e-10);
-    let grad = |y: &Tensor<f64>| {
-        x.zero_grad();
-        y.mul(&seed).unwrap().sum().backward().unwrap();
-        x.grad().unwrap().to_vec()
-    };
-    assert_close(&grad(&fused), &grad(&composed), 1e-9);
+    assert_close(
+        &input_grad(&x, &fused, &seed),
+        &input_grad(&x, &composed, &seed),
+        1e-9,
+    );
     // Running statistics: mean and unbiased variance, momentum 0.1.
     let n = (16 * 9 * 11) as f64;
     let var = x.var_axes(&[0, 2, 3], false, 0).unwrap().to_vec();
@@ -69,20 +63,15 @@ fn fused_batch_norm_matches_the_composed_ops_on_large_inputs() {
 
 #[test]
 fn fast_paths_are_bitwise_reproducible_on_two_threads() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let run = || {
-        pool.install(|| {
-            let mut r = rng(46);
-            let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
-                .unwrap()
-                .with_requires_grad();
-            let bn = BatchNorm2d::<f32>::new(128);
-            let y = bn.forward(&x).unwrap().leaky_relu(0.2);
-            let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
-            y.sum().backward().unwrap();
-            (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
-        })
-    };
-    let (a, b) = (run(), run());
-    assert!(a == b, "two runs on the same thread count differ");
+    assert_same_bits_on_two_threads(|| {
+        let mut r = rng(46);
+        let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
+            .unwrap()
+            .with_requires_grad();
+        let bn = BatchNorm2d::<f32>::new(128);
+        let y = bn.forward(&x).unwrap().leaky_relu(0.2);
+        let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
+        y.sum().backward().unwrap();
+        (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
+    });
 }

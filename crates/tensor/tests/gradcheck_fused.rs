@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{assert_close, check, randn, rng};
+use common::{
+    assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
+};
 use tensor::{Tensor, no_grad};
 
 #[test]
@@ -141,13 +143,6 @@ fn sums_to_a_shape_match_loops_and_broadcast_is_their_adjoint() {
     assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
 }
 
-/// BatchNorm's training-mode normalisation composed of plain ops.
-fn composed_normalize(x: &Tensor<f64>, axes: &[usize], eps: f64) -> Tensor<f64> {
-    let mean = x.mean_axes(axes, true).unwrap();
-    let var = x.var_axes(axes, true, 0).unwrap();
-    x.sub(&mean).unwrap().div(&var.add_scalar(eps).sqrt()).unwrap()
-}
-
 #[test]
 fn batch_normalize_first_and_second_derivatives() {
     let mut r = rng(47);
@@ -175,14 +170,13 @@ fn batch_normalize_matches_the_composed_ops_and_returns_the_statistics() {
     let x = randn(&[16, 24, 9, 11], &mut r).with_requires_grad();
     let seed = randn(&[16, 24, 9, 11], &mut r);
     let (fused, mean, var) = x.batch_normalize(1e-5).unwrap();
-    let composed = composed_normalize(&x, &[0, 2, 3], 1e-5);
+    let composed = composed_batch_normalize(&x, &[0, 2, 3], 1e-5);
     assert_close(&fused.to_vec(), &composed.to_vec(), 1e-10);
-    let grad = |y: &Tensor<f64>| {
-        x.zero_grad();
-        y.mul(&seed).unwrap().sum().backward().unwrap();
-        x.grad().unwrap().to_vec()
-    };
-    assert_close(&grad(&fused), &grad(&composed), 1e-9);
+    assert_close(
+        &input_grad(&x, &fused, &seed),
+        &input_grad(&x, &composed, &seed),
+        1e-9,
+    );
     let axes = [0, 2, 3];
     assert_close(
         &mean.to_vec(),
@@ -230,19 +224,14 @@ fn bce_with_logits_first_and_second_derivatives_and_values() {
 
 #[test]
 fn fast_paths_are_bitwise_reproducible_on_two_threads() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let run = || {
-        pool.install(|| {
-            let mut r = rng(46);
-            let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
-                .unwrap()
-                .with_requires_grad();
-            let y = x.batch_normalize(1e-5).unwrap().0.leaky_relu(0.2);
-            let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
-            y.sum().backward().unwrap();
-            (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
-        })
-    };
-    let (a, b) = (run(), run());
-    assert!(a == b, "two runs on the same thread count differ");
+    assert_same_bits_on_two_threads(|| {
+        let mut r = rng(46);
+        let x = Tensor::<f32>::randn(&[64, 128, 7, 7], 0.0, 1.0, &mut r)
+            .unwrap()
+            .with_requires_grad();
+        let y = x.batch_normalize(1e-5).unwrap().0.leaky_relu(0.2);
+        let s = no_grad(|| y.sum_axes(&[0, 2, 3], false).unwrap());
+        y.sum().backward().unwrap();
+        (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
+    });
 }

@@ -65,3 +65,27 @@ pub fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
         );
     }
 }
+
+/// BatchNorm's training-mode normalisation composed of plain ops (the
+/// reference for the fused `batch_normalize` and the layers built on it).
+pub fn composed_batch_normalize(x: &Tensor<f64>, axes: &[usize], eps: f64) -> Tensor<f64> {
+    let mean = x.mean_axes(axes, true).unwrap();
+    let var = x.var_axes(axes, true, 0).unwrap();
+    x.sub(&mean).unwrap().div(&var.add_scalar(eps).sqrt()).unwrap()
+}
+
+/// The gradient that reaches `x` from `⟨y, seed⟩`, where `y` was computed
+/// from `x` (whose old gradient is cleared first).
+pub fn input_grad(x: &Tensor<f64>, y: &Tensor<f64>, seed: &Tensor<f64>) -> Vec<f64> {
+    x.zero_grad();
+    y.mul(seed).unwrap().sum().backward().unwrap();
+    x.grad().unwrap().to_vec()
+}
+
+/// Runs `run` twice on a pool of two threads and asserts that both runs give
+/// the same bits.
+pub fn assert_same_bits_on_two_threads<R: PartialEq + Send>(run: impl Fn() -> R + Sync) {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let (a, b) = (pool.install(&run), pool.install(&run));
+    assert!(a == b, "two runs on the same thread count differ");
+}
