@@ -157,7 +157,7 @@ fn assert_close<T: Element>(what: &str, got: &Tensor<T>, want: &[f64], shape: &[
     }
 }
 
-const CONV_CASES: [ConvCase; 6] = [
+const CONV_CASES: [ConvCase; 8] = [
     // (x shape, w shape, stride, padding, dilation)
     ([2, 3, 7, 6], [4, 3, 3, 3], [1, 1], [0, 0], [1, 1]),
     ([2, 3, 7, 6], [4, 3, 3, 2], [2, 1], [1, 2], [1, 1]),
@@ -165,6 +165,10 @@ const CONV_CASES: [ConvCase; 6] = [
     ([3, 1, 28, 28], [5, 1, 4, 4], [2, 2], [1, 1], [1, 1]),
     ([2, 5, 6, 6], [2, 5, 1, 1], [1, 1], [0, 0], [1, 1]),
     ([2, 2, 5, 11], [3, 2, 3, 5], [3, 2], [1, 2], [1, 2]),
+    // Batches that take several groups of samples (im2col.rs), the last one
+    // partial: 14×14 outputs go in groups of 4, 30×30 alone.
+    ([6, 1, 28, 28], [2, 1, 4, 4], [2, 2], [1, 1], [1, 1]),
+    ([3, 1, 30, 30], [2, 1, 3, 3], [1, 1], [1, 1], [1, 1]),
 ];
 
 #[test]

@@ -26,7 +26,7 @@
 //! Samples are handled in fixed *groups* whose im2col matrices sit side by
 //! side in one buffer `[C·KH·KW, nb·OH·OW]`, so that each gemm is wide even
 //! when one image has few output pixels (7×7 = 49 columns is a poor gemm;
-//! 4 samples make 196). The group size depends only on the shapes.
+//! 16 samples make 784). The group size depends only on the shapes.
 //!
 //! * Forward and input gradient: each group writes only its own samples'
 //!   output, so groups run on rayon's threads in any order and the result
@@ -52,11 +52,21 @@ use rayon::prelude::*;
 /// Convolutions with fewer multiply-adds than this stay on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// A group of samples is made about this many im2col columns wide. Measured
-/// on the DCGAN shapes: wider groups gained nothing, and with this width an
-/// image of 128 or more output pixels goes alone, straight into its output
-/// slice with no staging copy.
-const TARGET_COLUMNS: usize = 128;
+/// A group of samples is made about this many im2col columns wide (an image
+/// of 512 or more output pixels goes alone, straight into its output slice
+/// with no staging copy).
+///
+/// Wider groups mean fewer, wider products: the weight is packed once per
+/// group, and the narrow last sliver of a product (7×7 = 49 columns per
+/// sample leave 4 columns of a 196-wide product for a 16-wide tile) weighs
+/// less. Measured on W2 with the engine's gemm (`gan-mnist bench --workload
+/// dcgan --threads 1`, AMD EPYC Zen 4, runs alternated, the second core
+/// busy): 128 columns (groups of 4 samples for 7×7 outputs) 142.0–144.5 ms,
+/// 256: 137.8–142.7, 512 (groups of 16): 135.7–141.6, 1024: 137.2–147.7;
+/// the default model's step (`--workload dcgan-global`) 110.6 → 106.4 ms.
+/// The price is memory: one group's im2col matrix for W2's second
+/// convolution is 1024 × 784 floats, 3.2 MB per thread.
+const TARGET_COLUMNS: usize = 512;
 
 /// Every size of one convolution `y[N, O, OH, OW] = conv(x[N, C, H, W],
 /// w[O, C, KH, KW])`. The output size is stored, not derived, because a
