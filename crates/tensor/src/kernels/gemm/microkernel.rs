@@ -62,6 +62,10 @@ pub(super) struct TileOut {
 /// floats, `b_row_stride` floats apart (`NV·LANES` when packed; the row
 /// length of `B` when it is read in place, see `blocked.rs`).
 ///
+/// `prefetch_b`, when given, is the start of the `B` sliver the next tiles
+/// will read (same row stride): each step then also asks the cache for one
+/// of its rows (see "Prefetching" in `blocked.rs`).
+///
 /// With `β = 0` the output is written without being read (it may hold
 /// anything, even uninitialised memory or NaN), as BLAS specifies.
 ///
@@ -70,22 +74,55 @@ pub(super) struct TileOut {
 /// holds `kc·MR` floats and `b` the `kc` rows above; `out` describes `rows ≤ MR`
 /// by `cols ≤ NV·LANES` writable floats that overlap neither.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
     b_row_stride: usize,
+    prefetch_b: Option<*const f32>,
     alpha: f32,
     beta: f32,
     out: TileOut,
 ) {
     prefetch_tile(out);
+    // SAFETY: forwarded from the caller's contract.
+    let acc = unsafe {
+        match prefetch_b {
+            Some(next) => sums::<S, MR, NV, true>(kc, a, b, b_row_stride, next),
+            None => sums::<S, MR, NV, false>(kc, a, b, b_row_stride, b),
+        }
+    };
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { write_tile::<S, MR, NV>(&acc, alpha, beta, out) }
+}
+
+/// The `kc` outer products of [`tile`], summed in registers. With
+/// `PREFETCH`, step `p` also prefetches row `p` of the sliver at `next`.
+///
+/// # Safety
+/// As for [`tile`]. `next` need not point at valid memory: a prefetch is a
+/// hint that never faults, and its addresses are formed with wrapping
+/// arithmetic, without dereferencing.
+#[inline(always)]
+unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    b_row_stride: usize,
+    next: *const f32,
+) -> [[S::Vector; NV]; MR] {
+    let row_bytes = NV * S::LANES * size_of::<f32>();
     // SAFETY: the loads stay inside the packed slivers (caller's contract),
     // and the instructions are enabled (likewise).
-    let acc = unsafe {
+    unsafe {
         let mut acc = [[S::zero(); NV]; MR];
-        let (mut a, mut b) = (a, b);
+        let (mut a, mut b, mut next) = (a, b, next.cast::<i8>());
         for _ in 0..kc {
+            if PREFETCH {
+                prefetch_lines(next, row_bytes);
+                next = next.wrapping_add(b_row_stride * size_of::<f32>());
+            }
             let mut b_row = [S::zero(); NV];
             for (v, lanes) in b_row.iter_mut().enumerate() {
                 *lanes = S::load(b.add(v * S::LANES));
@@ -100,9 +137,7 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
             b = b.add(b_row_stride);
         }
         acc
-    };
-    // SAFETY: forwarded from the caller's contract.
-    unsafe { write_tile::<S, MR, NV>(&acc, alpha, beta, out) }
+    }
 }
 
 /// Asks the caches for every line of the output tile, before the `kc`
@@ -117,29 +152,35 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
 /// (`gan-mnist bench --workload mlp --threads 1` alternated six times with
 /// the build before, AMD EPYC Zen 4: median 15.0 against 15.6 ms); W2,
 /// whose convolutions write into reused, cached buffers, did not change.
-/// (A plain `while` loop: written as `step_by(64).chain(…)`, the same
-/// prefetches gained less in one such comparison.)
 #[inline(always)]
 fn prefetch_tile(out: TileOut) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-    let bytes = out.cols * size_of::<f32>();
     for i in 0..out.rows {
-        // `wrapping_offset`: only an address is formed, nothing is read
-        // through it here.
         let row = out.ptr.wrapping_offset(i as isize * out.row_stride).cast::<i8>();
-        // The row's lines: one per 64 bytes from its start, and the line of
-        // its last byte (a row not starting on a line boundary touches one
-        // more).
-        let mut at = 0;
-        while at < bytes {
-            // SAFETY: a prefetch is a hint: it never faults and changes no
-            // memory, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at)) };
-            at += 64;
-        }
-        // SAFETY: as above.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(bytes - 1)) };
+        prefetch_lines(row, out.cols * size_of::<f32>());
     }
+}
+
+/// Prefetches (into the level-1 cache) every 64-byte line of the `bytes`
+/// bytes from `start`: one per 64 bytes from the start, and the line of
+/// the last byte (a range not starting on a line boundary touches one
+/// more).
+///
+/// `start` may point anywhere: a prefetch is a hint that never faults and
+/// changes no memory, and the addresses are formed with wrapping
+/// arithmetic, without dereferencing. (A plain `while` loop: written as
+/// `step_by(64).chain(…)`, the output-tile prefetches gained less in one
+/// comparison.)
+#[inline(always)]
+fn prefetch_lines(start: *const i8, bytes: usize) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let mut at = 0;
+    while at < bytes {
+        // SAFETY: a prefetch never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(at)) };
+        at += 64;
+    }
+    // SAFETY: as above.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(bytes - 1)) };
 }
 
 /// Writes the sums of a tile into the output: `α·acc + β·C`, reading `C`
