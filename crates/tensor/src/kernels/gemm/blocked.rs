@@ -77,7 +77,7 @@
 //! calls (see [`PackBuffers`]), so a product allocates nothing once a
 //! thread has seen its largest shape.
 
-use super::microkernel::{TileOut, tile};
+use super::microkernel::{Slivers, TileOut, tile};
 use super::pack::{pack_a, pack_b};
 use super::simd::Simd;
 use super::simd::{Avx2, Avx512};
@@ -258,42 +258,21 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
                             rows: MR.min(mc - ir),
                             cols,
                         };
+                        let slivers = Slivers {
+                            a: a_sliver,
+                            b: b_sliver,
+                            b_row_stride,
+                            prefetch_b,
+                        };
                         // SAFETY: the A sliver holds kc·MR packed floats,
                         // the B sliver kc rows of vectors·LANES floats,
                         // b_row_stride apart; the tile is inside `c`; the
                         // ISA is enabled.
                         unsafe {
                             match cols.div_ceil(S::LANES) {
-                                1 => tile::<S, MR, 1>(
-                                    kc,
-                                    a_sliver,
-                                    b_sliver,
-                                    b_row_stride,
-                                    prefetch_b,
-                                    alpha,
-                                    beta,
-                                    out,
-                                ),
-                                2 => tile::<S, MR, 2>(
-                                    kc,
-                                    a_sliver,
-                                    b_sliver,
-                                    b_row_stride,
-                                    prefetch_b,
-                                    alpha,
-                                    beta,
-                                    out,
-                                ),
-                                _ => tile::<S, MR, NV>(
-                                    kc,
-                                    a_sliver,
-                                    b_sliver,
-                                    b_row_stride,
-                                    prefetch_b,
-                                    alpha,
-                                    beta,
-                                    out,
-                                ),
+                                1 => tile::<S, MR, 1>(kc, slivers, alpha, beta, out),
+                                2 => tile::<S, MR, 2>(kc, slivers, alpha, beta, out),
+                                _ => tile::<S, MR, NV>(kc, slivers, alpha, beta, out),
                             }
                         }
                     }

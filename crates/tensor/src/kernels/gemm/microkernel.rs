@@ -56,7 +56,19 @@ pub(super) struct TileOut {
     pub cols: usize,
 }
 
-/// `C_tile ← α·(Â·B̂) + β·C_tile` for one `MR × NV·LANES` tile, where
+/// What one tile reads: `a`, the packed `MR × kc` sliver of `A` (`kc`
+/// columns of `MR` floats); `b`, the `kc × NV·LANES` sliver of `B` (`kc`
+/// rows of `NV·LANES` adjacent floats, `b_row_stride` floats apart); and
+/// `prefetch_b`, the next sliver to fetch meanwhile, if any.
+#[derive(Clone, Copy)]
+pub(super) struct Slivers {
+    pub a: *const f32,
+    pub b: *const f32,
+    pub b_row_stride: usize,
+    pub prefetch_b: Option<*const f32>,
+}
+
+/// `C_tile ← α·(Â·B̂) + β·C_tile` for one `MR × NV·LANES` tile, from its [`Slivers`]:
 /// `a` is the packed `MR × kc` sliver (`kc` columns of `MR` floats) and `b`
 /// the `kc × NV·LANES` sliver of `B`: `kc` rows of `NV·LANES` adjacent
 /// floats, `b_row_stride` floats apart (`NV·LANES` when packed; the row
@@ -74,18 +86,20 @@ pub(super) struct TileOut {
 /// holds `kc·MR` floats and `b` the `kc` rows above; `out` describes `rows ≤ MR`
 /// by `cols ≤ NV·LANES` writable floats that overlap neither.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
-    a: *const f32,
-    b: *const f32,
-    b_row_stride: usize,
-    prefetch_b: Option<*const f32>,
+    slivers: Slivers,
     alpha: f32,
     beta: f32,
     out: TileOut,
 ) {
     prefetch_tile(out);
+    let Slivers {
+        a,
+        b,
+        b_row_stride,
+        prefetch_b,
+    } = slivers;
     // SAFETY: forwarded from the caller's contract.
     let acc = unsafe {
         match prefetch_b {
