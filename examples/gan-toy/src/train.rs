@@ -111,8 +111,8 @@ impl ToyConfig {
     /// falling to 0 over the second half, no average) covered 15–19 and
     /// never 25: in 8,000 steps G finds every mode's neighbourhood but
     /// leaves a third of its points on the threads between modes. Length
-    /// is what pulls them in (82–90% of the points within 3σ of a mode
-    /// after 24,000 steps on the seeds screened, against 58–66% for the
+    /// is what pulls them in (69–90% of the points within 3σ of a mode
+    /// after 24,000 steps, most seeds 86–90%, against 58–66% for the
     /// 8,000-step recipe on seeds 0 and 1); `lsgan` did better than `bce`
     /// at that length (seeds 0–4: 25 25 20 25 16 against 25 20 25 19 16).
     /// In the runs that stop at 20 we looked at, G had folded its sheet of
