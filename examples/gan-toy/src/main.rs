@@ -33,10 +33,10 @@ use std::time::Instant;
 )]
 struct Cli {
     /// The data set. grid25 has its own recipe: the defaults of --steps,
-    /// --lr and --lr-decay marked "grid25" below.
+    /// --lr, --loss and --ema marked "grid25" below.
     #[arg(long, value_enum, default_value_t = Toy::Ring8)]
     dataset: Toy,
-    /// Generator steps [default: 4000; grid25: 8000].
+    /// Generator steps [default: 4000; grid25: 24000].
     #[arg(long)]
     steps: Option<u64>,
     /// A frame every this many steps (and one at the end).
@@ -64,9 +64,9 @@ struct Cli {
     /// Discriminator steps per generator step.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     d_steps: u64,
-    /// bce (non-saturating), lsgan or hinge.
-    #[arg(long, default_value = "bce", value_parser = parse_loss)]
-    loss: LossKind,
+    /// bce (non-saturating), lsgan or hinge [default: bce; grid25: lsgan].
+    #[arg(long, value_parser = parse_loss)]
+    loss: Option<LossKind>,
     /// Units per hidden layer (three hidden layers in each network).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     hidden: u64,
@@ -93,9 +93,15 @@ struct Cli {
     #[arg(long, value_name = "GAMMA")]
     r1: Option<f64>,
     /// Both learning rates fall linearly towards 0 over this last share of
-    /// the steps, in (0, 1]; 0 keeps them constant [default: 0; grid25: 0.5].
+    /// the steps, in (0, 1]; 0 keeps them constant [default: 0].
     #[arg(long, value_name = "FRACTION")]
     lr_decay: Option<f64>,
+    /// Draw the frames and the coverage numbers from an exponential moving
+    /// average of the generator's weights with this decay, in [0, 1) (the
+    /// live generator's coverage is printed beside them); 0 turns it off
+    /// [default: off; grid25: 0.999].
+    #[arg(long, value_name = "DECAY")]
+    ema: Option<f64>,
     /// Seed of every random draw; same seed and threads, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -149,7 +155,7 @@ fn train(cli: Cli) -> Result<(), String> {
         lr_d: cli.lr_d.or(cli.lr).unwrap_or(recipe.lr_d),
         betas: (cli.beta1, cli.beta2),
         d_steps: cli.d_steps as usize,
-        loss: cli.loss,
+        loss: cli.loss.unwrap_or(recipe.loss),
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
         minibatch_std: cli.minibatch_std || !cli.no_minibatch_std,
@@ -158,6 +164,10 @@ fn train(cli: Cli) -> Result<(), String> {
         lr_decay: match cli.lr_decay {
             Some(0.0) => None,
             given => given.or(recipe.lr_decay),
+        },
+        ema: match cli.ema {
+            Some(0.0) => None,
+            given => given.or(recipe.ema),
         },
         seed: cli.seed,
         ..recipe
@@ -177,14 +187,24 @@ fn train(cli: Cli) -> Result<(), String> {
     let seconds = start.elapsed().as_secs_f64();
     let last = summary.last();
     match (&last.modes, config.dataset.modes()) {
-        (Some(m), Some(modes)) => println!(
-            "{}: {} steps in {seconds:.1} s; modes covered {}/{}, high-quality samples {:.1}%",
-            config.dataset,
-            config.steps,
-            m.covered,
-            modes.len(),
-            100.0 * m.high_quality
-        ),
+        (Some(m), Some(modes)) => {
+            let live = last.live_modes.as_ref().map_or(String::new(), |l| {
+                format!(
+                    " (live generator: {}/{}, {:.1}%)",
+                    l.covered,
+                    modes.len(),
+                    100.0 * l.high_quality
+                )
+            });
+            println!(
+                "{}: {} steps in {seconds:.1} s; modes covered {}/{}, high-quality samples {:.1}%{live}",
+                config.dataset,
+                config.steps,
+                m.covered,
+                modes.len(),
+                100.0 * m.high_quality
+            )
+        }
         _ => println!(
             "{}: {} steps in {seconds:.1} s; mean distance fake→real {:.3}, real→fake {:.3}",
             config.dataset, config.steps, last.nearest.fake_to_real, last.nearest.real_to_fake

@@ -13,6 +13,14 @@
 //! <out>/summary.json               settings and the final coverage numbers
 //! ```
 //!
+//! With `--ema` (the `grid25` recipe), the green points of every frame and
+//! the coverage numbers come from the averaged generator (`gan::ema`): the
+//! one a user of the run would sample from. The live generator's coverage
+//! is logged beside them (`live_modes` in `metrics.csv` and
+//! `summary.json`), so the two can be compared; the heat map is the one
+//! discriminator, and `|grad G|` is measured at the live generator's points,
+//! the ones its loss moves.
+//!
 //! Every file depends only on the settings and the thread count, never on
 //! the clock: two runs with the same seed write the same bytes.
 
@@ -60,8 +68,11 @@ pub struct FrameReport {
     pub stats: Option<StepStats>,
     /// Mean length of the generator loss's gradient at each fake point.
     pub generator_push: f64,
-    /// Mode coverage (mixtures only).
+    /// Mode coverage (mixtures only) of the points drawn: the averaged
+    /// generator's with `--ema`, else the live one's.
     pub modes: Option<ModeCoverage>,
+    /// With `--ema`, the live generator's mode coverage too (mixtures only).
+    pub live_modes: Option<ModeCoverage>,
     /// Nearest-neighbour distances.
     pub nearest: NearestDistances,
 }
@@ -166,6 +177,13 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
             stats,
             generator_push: trainer.generator_push(&eval_z).map_err(|e| e.to_string())?,
             modes: config.dataset.modes().map(|m| mode_coverage(&fake, &m)),
+            live_modes: match (config.ema, config.dataset.modes()) {
+                (Some(_), Some(m)) => {
+                    let live = trainer.generate_live(&eval_z).map_err(|e| e.to_string())?;
+                    Some(mode_coverage(&live, &m))
+                }
+                _ => None,
+            },
             nearest: nearest_distances(&fake, &real),
         };
         if options.verbose {
@@ -208,6 +226,11 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
         "config": config.to_json(),
         "frame_every": options.frame_every,
         "final": coverage::to_json(last.modes.as_ref(), total_modes, &last.nearest),
+        "live_modes": last.live_modes.as_ref().map(|m| json!({
+            "covered": m.covered,
+            "high_quality": m.high_quality,
+            "counts": m.counts,
+        })),
         "generator_push": last.generator_push,
     });
     let text = serde_json::to_string_pretty(&json).expect("JSON of numbers and strings always serialises");
@@ -276,6 +299,9 @@ fn report_line(r: &FrameReport, steps: u64, total_modes: Option<usize>) -> Strin
             100.0 * m.high_quality
         );
     }
+    if let (Some(m), Some(total)) = (&r.live_modes, total_modes) {
+        let _ = write!(line, " (live {}/{total})", m.covered);
+    }
     let _ = write!(
         line,
         "  nn fake→real {:.3} real→fake {:.3}",
@@ -300,14 +326,14 @@ fn caption(r: &FrameReport, total_modes: Option<usize>) -> String {
 /// One row per frame.
 fn metrics_csv(summary: &RunSummary) -> String {
     let mut csv = String::from(
-        "step,loss_d,loss_g,d_real,d_fake,generator_push,modes_covered,high_quality,fake_to_real,real_to_fake\n",
+        "step,loss_d,loss_g,d_real,d_fake,generator_push,modes_covered,high_quality,fake_to_real,real_to_fake,live_modes\n",
     );
     for r in &summary.frames {
         let blank = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         let s = r.stats;
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             r.step,
             blank(s.map(|s| s.loss_d)),
             blank(s.map(|s| s.loss_g)),
@@ -318,6 +344,9 @@ fn metrics_csv(summary: &RunSummary) -> String {
             blank(r.modes.as_ref().map(|m| m.high_quality)),
             r.nearest.fake_to_real,
             r.nearest.real_to_fake,
+            r.live_modes
+                .as_ref()
+                .map_or(String::new(), |m| m.covered.to_string()),
         );
     }
     csv

@@ -2,7 +2,8 @@
 //! to 9 (issue #17; four representative seeds by default, all ten with
 //! `--ignored`), while the plain GAN of the pre-#17 defaults (16 noise
 //! numbers, no spread input, no packing) still collapses on seed 1; and
-//! `grid25`'s recipe covers most of the grid.
+//! `grid25`'s recipe covers the whole grid on seeds 0 and 1 (and on 5 of
+//! the seeds 0–9 with `--ignored`).
 //!
 //! Full-length default runs, each on a rayon pool of one thread, so that
 //! they reproduce `gan-toy --threads 1 --seed S` bit for bit (chapter 5's
@@ -112,22 +113,40 @@ fn the_defaults_cover_the_ring_on_every_seed_from_0_to_9() {
     }
 }
 
+/// Seeds of 0–9 on which the `grid25` recipe covered all 25 modes
+/// (0, 1, 3, 5 and 6; the others 20, 16, 20, 24 and 20).
+const WHOLE_GRID_SEEDS: usize = 5;
+
+/// The `grid25` recipe's run with seed `seed`.
+fn grid(seed: u64) -> (ToyConfig, String) {
+    let config = ToyConfig {
+        seed,
+        ..ToyConfig::new(Toy::Grid25)
+    };
+    (config, format!("grid25-{seed}"))
+}
+
 #[test]
-fn the_grid25_recipe_covers_most_of_the_grid() {
-    // Measured on seeds 0–9: 15 to 19 of 25 (the defaults before: 8 to 14).
-    let configs = (0..2)
-        .map(|seed| {
-            let config = ToyConfig {
-                seed,
-                ..ToyConfig::new(Toy::Grid25)
-            };
-            (config, format!("grid25-{seed}"))
-        })
-        .collect();
-    for (seed, modes) in all_covered(configs).into_iter().enumerate() {
-        assert!(
-            modes >= 15,
+fn the_grid25_recipe_covers_the_whole_grid_on_seeds_0_and_1() {
+    // Measured with `gan-toy --dataset grid25 --threads 1`: 25 of 25 on
+    // seeds 0 and 1 (chapter 5 has all ten seeds).
+    for (seed, modes) in all_covered((0..2).map(grid).collect()).into_iter().enumerate() {
+        assert_eq!(
+            modes, 25,
             "seed {seed}: the grid25 recipe covers only {modes} of 25 modes"
         );
     }
+}
+
+/// `grid25` on all ten seeds (several minutes of CPU time):
+/// `cargo test -p gan-toy --release -- --ignored`.
+#[test]
+#[ignore = "ten long runs; seeds 0 and 1 run by default"]
+fn the_grid25_recipe_covers_the_whole_grid_on_most_seeds_from_0_to_9() {
+    let covered = all_covered((0..10).map(grid).collect());
+    let whole = covered.iter().filter(|&&modes| modes == 25).count();
+    assert!(
+        whole >= WHOLE_GRID_SEEDS,
+        "all 25 modes on {whole} of seeds 0-9 (modes covered: {covered:?})"
+    );
 }

@@ -4,10 +4,13 @@
 
 use gan_toy::datasets::Toy;
 use gan_toy::run::{RunOptions, frame_steps, run};
-use gan_toy::train::ToyConfig;
+use gan_toy::train::{ToyConfig, ToyTrainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tensor::Tensor;
 
 /// A run small enough for the dev profile: 30 steps of tiny networks.
 fn tiny(out: &Path, seed: u64) -> (ToyConfig, RunOptions) {
@@ -124,15 +127,73 @@ fn the_same_seed_writes_the_same_bytes() {
             .collect::<Vec<_>>()
     };
     let (a, b, c) = (scratch("seed-a"), scratch("seed-b"), scratch("seed-c"));
-    for (dir, seed) in [(&a, 0), (&b, 0), (&c, 1)] {
+    // With the averaged generator (grid25's recipe keeps one) as well.
+    let (ea, eb) = (scratch("seed-ema-a"), scratch("seed-ema-b"));
+    for (dir, seed, ema) in [
+        (&a, 0, None),
+        (&b, 0, None),
+        (&c, 1, None),
+        (&ea, 0, Some(0.9)),
+        (&eb, 0, Some(0.9)),
+    ] {
         let (config, options) = tiny(dir, seed);
-        run(config, &options).expect("the tiny run works");
+        run(ToyConfig { ema, ..config }, &options).expect("the tiny run works");
     }
     assert!(files(&a) == files(&b), "same seed, different files");
     assert!(files(&a) != files(&c), "another seed must change the run");
-    for dir in [a, b, c] {
+    assert!(files(&ea) == files(&eb), "same seed with --ema, different files");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(ea.join("summary.json")).expect("summary")).expect("JSON");
+    assert!(
+        summary["live_modes"]["covered"].is_u64(),
+        "with --ema, summary.json reports the live generator's coverage too"
+    );
+    for dir in [a, b, c, ea, eb] {
         let _ = fs::remove_dir_all(dir);
     }
+}
+
+#[test]
+fn with_ema_the_trainer_draws_from_the_averaged_generator() {
+    let config = |ema| ToyConfig {
+        steps: 30,
+        batch_size: 32,
+        hidden: 16,
+        ema,
+        ..ToyConfig::new(Toy::Ring8)
+    };
+    let z = Tensor::randn(&[64, 2], 0.0, 1.0, &mut ChaCha8Rng::seed_from_u64(9)).expect("noise");
+    let mut plain = ToyTrainer::new(config(None)).expect("trainer");
+    let mut averaged = ToyTrainer::new(config(Some(0.9))).expect("trainer");
+    for _ in 0..30 {
+        plain.step().expect("step");
+        averaged.step().expect("step");
+    }
+    // The average never feeds back into training: the live generators match.
+    let live = plain.generate_live(&z).expect("points");
+    assert_eq!(live, averaged.generate_live(&z).expect("points"));
+    assert_eq!(
+        plain.generate(&z).expect("points"),
+        live,
+        "no --ema: the live generator"
+    );
+    let drawn = averaged.generate(&z).expect("points");
+    assert_ne!(drawn, live, "--ema: the averaged generator, not the live one");
+    // The average lags behind: nearer the start than the live weights are.
+    let fresh = ToyTrainer::new(config(None))
+        .expect("trainer")
+        .generate_live(&z)
+        .expect("points");
+    let distance = |a: &[[f32; 2]], b: &[[f32; 2]]| -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2))
+            .sum()
+    };
+    assert!(
+        distance(&drawn, &fresh) < distance(&live, &fresh),
+        "the averaged generator should lie between the start and the live one"
+    );
 }
 
 #[test]
@@ -159,6 +220,7 @@ fn bad_flags_are_refused_with_the_flag_named() {
         ),
         (&["--lr-decay", "2"][..], "lr-decay is the share of the run"),
         (&["--r1", "-1"][..], "r1 γ must be a positive number"),
+        (&["--ema", "1"][..], "ema decay must lie in [0, 1)"),
     ] {
         let out = scratch("flags");
         let output = Command::new(bin)
