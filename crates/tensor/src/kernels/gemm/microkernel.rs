@@ -93,7 +93,11 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     beta: f32,
     out: TileOut,
 ) {
-    prefetch_tile(out);
+    // A short tile has too few multiply-adds to hide the fetch behind, and
+    // the prefetches would only add instructions (see `prefetch_tile`).
+    if kc >= PREFETCH_TILE_MIN_KC {
+        prefetch_tile(out);
+    }
     let Slivers {
         a,
         b,
@@ -154,6 +158,9 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
     }
 }
 
+/// The fewest steps `kc` for which a tile prefetches its output lines.
+const PREFETCH_TILE_MIN_KC: usize = 48;
+
 /// Asks the caches for every line of the output tile, before the `kc`
 /// steps that compute it.
 ///
@@ -166,6 +173,11 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
 /// (`gan-mnist bench --workload mlp --threads 1` alternated six times with
 /// the build before, AMD EPYC Zen 4: median 15.0 against 15.6 ms); W2,
 /// whose convolutions write into reused, cached buffers, did not change.
+///
+/// Tiles with fewer than [`PREFETCH_TILE_MIN_KC`] steps skip it: in
+/// `book_gemm`'s square products of n = 16 and 32, where one tile is the
+/// whole product, the prefetches cost 7–19% and hid nothing (with them
+/// 30.9 and 72.6 GFLOP/s, without 38.1 and 78.3).
 #[inline(always)]
 fn prefetch_tile(out: TileOut) {
     for i in 0..out.rows {
