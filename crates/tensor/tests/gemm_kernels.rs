@@ -188,6 +188,31 @@ fn every_path_reads_transposed_and_strided_operands_and_writes_strided_outputs()
     }
 }
 
+/// Products with a dimension of 1 (a Linear layer with one output; they
+/// have loops of their own, `skinny.rs`): every layout, with and without
+/// α and β, lengths on both sides of the 16-lane and 1024-column chunks.
+#[test]
+fn every_path_handles_a_dimension_of_one() {
+    for path in available_paths() {
+        for &(m, k, n) in &[
+            (64, 6272, 1),
+            (64, 1, 6272),
+            (1, 64, 6272),
+            (33, 17, 1),
+            (5, 1, 15),
+            (1, 3, 1025),
+            (1, 1, 1),
+        ] {
+            for layouts in 0..64 {
+                let layouts = [layouts % 4, (layouts / 4) % 4, layouts / 16];
+                let seed = (m + k + n + layouts[0]) as u64;
+                check(path, (m, k, n), layouts, 1.0, 0.0, seed);
+                check(path, (m, k, n), layouts, -0.5, 2.0, seed + 1);
+            }
+        }
+    }
+}
+
 #[test]
 fn every_path_applies_alpha_and_beta() {
     for path in available_paths() {

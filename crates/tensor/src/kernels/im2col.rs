@@ -38,16 +38,18 @@
 //!   bitwise reproducible.
 //!
 //! Each worker reuses one cols buffer and one staging buffer for all the
-//! groups it handles, and calls the single-threaded gemm (no nested
-//! parallelism). When there are too few groups to occupy the threads, the
+//! groups it handles (kept by the thread between calls, see `Scratch`),
+//! and calls the single-threaded gemm (no nested parallelism). When there are too few groups to occupy the threads, the
 //! groups run one after another and each gemm is split across threads instead.
 
 use super::gemm::{gemm_into, gemm_serial};
-use super::patches::PaddedGather;
+use super::patches::{GatheredCol2im, PaddedGather};
 pub use super::patches::{col2im, im2col};
 use crate::Element;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
+use std::any::Any;
+use std::cell::RefCell;
 
 /// Convolutions with fewer multiply-adds than this stay on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
@@ -67,6 +69,14 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// The price is memory: one group's im2col matrix for W2's second
 /// convolution is 1024 × 784 floats, 3.2 MB per thread.
 const TARGET_COLUMNS: usize = 512;
+
+/// The input gradient computes its im2col-shaped product this many rows
+/// (kernel taps × channels) at a time, and adds each block back onto the
+/// image before the next: 128 rows × 784 columns is 400 KB, which is still
+/// in the level-2 cache when col2im reads it (see [`GatheredCol2im`]). The
+/// weight block is one `A` block of the gemm (`MC` = 128 rows), so the
+/// product costs the same in pieces.
+const COL2IM_BLOCK_ROWS: usize = 128;
 
 /// Every size of one convolution `y[N, O, OH, OW] = conv(x[N, C, H, W],
 /// w[O, C, KH, KW])`. The output size is stored, not derived, because a
@@ -137,24 +147,95 @@ impl ConvGeometry {
 }
 
 /// Scratch space one worker reuses across groups.
-struct Scratch<T> {
+///
+/// The two matrices are the large part (a group's im2col matrix for W2's
+/// second convolution is 3.2 MB). They are taken from the thread's spare
+/// buffers ([`SPARE`]) and given back on drop, so that a training step does
+/// not allocate and zero them afresh for every convolution: in `perf` of W2
+/// at one thread that zeroing was 1.5% of the step (`memset`).
+struct Scratch<T: Element> {
     /// The group's im2col matrix `[C·KH·KW, nb·OH·OW]`.
     cols: Vec<T>,
     /// A `[O, nb·OH·OW]` matrix: the gemm's output, or `ȳ` regrouped.
     stage: Vec<T>,
     /// The fast im2col for this geometry (`None` if the geometry's windows
-    /// do not fit its padded image; then the direct [`im2col`] runs).
+    /// do not fit its padded image, or the caller needs no im2col; then the
+    /// direct [`im2col`] runs).
     gather: Option<PaddedGather<T>>,
+    /// The fast col2im for this geometry (`None` if its offsets would
+    /// overflow, or the caller needs no col2im; then the direct [`col2im`]
+    /// runs).
+    scatter: Option<GatheredCol2im>,
+}
+
+/// Which copy a convolution kernel makes: the forward and weight gradient
+/// gather patches (im2col), the input gradient adds them back (col2im).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Patches {
+    Im2col,
+    Col2im,
+}
+
+/// The two matrices of a [`Scratch`] while no convolution holds them.
+struct Matrices<T> {
+    cols: Vec<T>,
+    stage: Vec<T>,
+}
+
+thread_local! {
+    /// Each thread's spare [`Matrices`], one per element type that has
+    /// used them (a `Box<dyn Any>` because a `thread_local` cannot be
+    /// generic over the element type).
+    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl<T: Element> Scratch<T> {
-    fn new(geo: &ConvGeometry) -> Self {
+    fn new(geo: &ConvGeometry, patches: Patches) -> Self {
         let width = geo.group_size() * geo.out_pixels();
+        let spare = SPARE
+            .with_borrow_mut(|spare| {
+                let i = spare.iter().position(|m| m.is::<Matrices<T>>())?;
+                spare.swap_remove(i).downcast::<Matrices<T>>().ok()
+            })
+            .map(|m| *m);
+        let Matrices { mut cols, mut stage } = spare.unwrap_or(Matrices {
+            cols: Vec::new(),
+            stage: Vec::new(),
+        });
+        // Grown with zeros when too short; what a previous convolution left
+        // is overwritten before it is read (the gemms run with β = 0 or
+        // write their output first).
+        grow(&mut cols, geo.patch_len() * width);
+        grow(&mut stage, geo.out_channels * width);
         Scratch {
-            cols: vec![T::zero(); geo.patch_len() * width],
-            stage: vec![T::zero(); geo.out_channels * width],
-            gather: PaddedGather::new(geo),
+            cols,
+            stage,
+            gather: (patches == Patches::Im2col)
+                .then(|| PaddedGather::new(geo))
+                .flatten(),
+            scatter: (patches == Patches::Col2im)
+                .then(|| GatheredCol2im::new(geo))
+                .flatten(),
         }
+    }
+}
+
+/// Makes `v` at least `len` long, with zeros.
+fn grow<T: Element>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::zero());
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let matrices = Matrices {
+            cols: std::mem::take(&mut self.cols),
+            stage: std::mem::take(&mut self.stage),
+        };
+        // `try_with`: during thread teardown the slot may be gone already;
+        // the matrices are then simply freed.
+        let _ = SPARE.try_with(|spare| spare.borrow_mut().push(Box::new(matrices)));
     }
 }
 
@@ -176,6 +257,7 @@ fn for_each_group<T: Element>(
     geo: &ConvGeometry,
     out: &mut [T],
     per_sample: usize,
+    patches: Patches,
     work: impl Fn(&mut Scratch<T>, usize, &mut [T], bool) + Sync,
 ) {
     if out.is_empty() {
@@ -184,11 +266,12 @@ fn for_each_group<T: Element>(
     let group = geo.group_size();
     let (parallel, _) = geo.plan();
     if parallel {
-        out.par_chunks_mut(group * per_sample)
-            .enumerate()
-            .for_each_init(|| Scratch::new(geo), |s, (g, out)| work(s, g * group, out, false));
+        out.par_chunks_mut(group * per_sample).enumerate().for_each_init(
+            || Scratch::new(geo, patches),
+            |s, (g, out)| work(s, g * group, out, false),
+        );
     } else {
-        let mut scratch = Scratch::new(geo);
+        let mut scratch = Scratch::new(geo, patches);
         for (g, out) in out.chunks_mut(group * per_sample).enumerate() {
             work(&mut scratch, g * group, out, true);
         }
@@ -253,7 +336,7 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     assert_eq!(w.len(), o * ckk, "conv2d_forward: w");
     let w = ArrayView2::from_shape((o, ckk), w).expect("checked above");
     let mut y = vec![T::zero(); geo.batch * o * p];
-    for_each_group(geo, &mut y, o * p, |s, first, y, split| {
+    for_each_group(geo, &mut y, o * p, Patches::Im2col, |s, first, y, split| {
         let nb = y.len() / (o * p);
         let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
@@ -303,19 +386,39 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
         .reversed_axes();
     let plane = geo.in_size[0] * geo.in_size[1];
     let mut x = vec![T::zero(); geo.batch * len];
-    for_each_group(geo, &mut x, len, |s, first, x, split| {
+    for_each_group(geo, &mut x, len, Patches::Col2im, |s, first, x, split| {
         let nb = x.len() / len;
         let rows = group_rows(geo, g, first, nb, &mut s.stage);
-        // cols[CKK, nb·P] = Wᵀ[CKK, O] · G[O, nb·P], then scattered back.
-        let cols = &mut s.cols[..ckk * nb * p];
-        gemm(split, wt, rows, T::zero(), cols);
         if let Some(bias) = bias {
             for (channel, &b) in x.chunks_mut(plane).zip(bias.iter().cycle()) {
                 channel.fill(b);
             }
         }
-        for b in 0..nb {
-            col2im(geo, &cols[b * p..], nb * p, &mut x[b * len..(b + 1) * len]);
+        let taps = geo.kernel[0] * geo.kernel[1];
+        let per_block = (COL2IM_BLOCK_ROWS / taps.max(1)).max(1);
+        for c0 in (0..geo.in_channels).step_by(per_block) {
+            let cb = per_block.min(geo.in_channels - c0);
+            let block_rows = cb * taps;
+            // cols[rows, nb·P] = Wᵀ[rows, O] · G[O, nb·P], then scattered back.
+            let cols = &mut s.cols[..block_rows * nb * p];
+            let wt_block = wt.slice(ndarray::s![c0 * taps..c0 * taps + block_rows, ..]);
+            gemm(split, wt_block, rows.view(), T::zero(), cols);
+            for b in 0..nb {
+                let start = b * len + c0 * plane;
+                let image = &mut x[start..start + cb * plane];
+                match &mut s.scatter {
+                    Some(scatter) => scatter.col2im(&cols[b * p..], nb * p, image),
+                    None => col2im(
+                        &ConvGeometry {
+                            in_channels: cb,
+                            ..*geo
+                        },
+                        &cols[b * p..],
+                        nb * p,
+                        image,
+                    ),
+                }
+            }
         }
     });
     x
@@ -340,7 +443,7 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
         if geo.batch == 0 {
             return acc;
         }
-        let mut s = Scratch::new(geo);
+        let mut s = Scratch::new(geo, Patches::Im2col);
         for gi in part * groups / parts..(part + 1) * groups / parts {
             let first = gi * group;
             let nb = group.min(geo.batch - first);

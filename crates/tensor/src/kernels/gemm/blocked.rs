@@ -81,6 +81,7 @@ use super::microkernel::{Slivers, TileOut, tile};
 use super::pack::{pack_a, pack_b};
 use super::simd::Simd;
 use super::simd::{Avx2, Avx512};
+use super::skinny;
 use std::cell::Cell;
 
 /// The length of a sliver, in steps of the inner dimension.
@@ -192,6 +193,11 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
     c: Out,
 ) {
     const { assert!(NV >= 1 && NV <= 3 && MR <= 8) };
+    // A dimension of 1 (a Linear layer with one output) has loops of its own.
+    // SAFETY: forwarded from the caller.
+    if unsafe { skinny::product(m, k, n, alpha, a, b, beta, c) } {
+        return;
+    }
     let nr = NV * S::LANES;
     let (mc_max, nc_max) = (MC_TILES * MR, NC_TILES * nr);
     // Not a closure: a closure is a function of its own, compiled without

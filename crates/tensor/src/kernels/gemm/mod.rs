@@ -11,6 +11,7 @@
 //! | `microkernel.rs` | the register tile, where the multiply-adds happen |
 //! | `pack.rs` | copying blocks of `A` and `B` into the order the microkernel reads them |
 //! | `simd.rs` | the seven vector instructions the microkernel uses, for AVX-512F and AVX2 |
+//! | `skinny.rs` | products with a dimension of 1 (a Linear layer with one output), as plain loops |
 //!
 //! Learners: read `microkernel.rs` first, then `blocked.rs`; the book's
 //! chapter "How a fast matrix multiply works" walks through both.
@@ -42,6 +43,8 @@ mod microkernel;
 mod pack;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod skinny;
 
 pub use isa::{GEMM_PATH_VAR, GemmPath};
 
