@@ -213,6 +213,73 @@ fn every_path_handles_a_dimension_of_one() {
     }
 }
 
+/// The loops for a dimension of 1 must give the blocked loops' bits (a
+/// training run depends on every bit): the same product with operands laid
+/// out so that it takes one or the other, compared bit for bit, including
+/// `k` past one 256-step slice.
+#[test]
+fn the_dimension_of_one_loops_give_the_blocked_loops_bits() {
+    for path in available_paths().into_iter().filter(|p| *p != GemmPath::Portable) {
+        for &(m, k, n) in &[
+            (64, 6272, 1),
+            (64, 1, 6272),
+            (1, 64, 6272),
+            (9, 600, 1),
+            (1, 600, 70),
+            (13, 1, 5),
+        ] {
+            for &(alpha, beta) in &[(1.0, 0.0), (-0.5, 2.0)] {
+                let mut rng = ChaCha8Rng::seed_from_u64((m * k + n) as u64);
+                let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let c0: Vec<f32> = (0..m * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                // Row-major operands take the loops for a dimension of 1;
+                // every other element of a wider buffer (column stride 2)
+                // the blocked loops.
+                let run = |stride: usize| {
+                    let spread = |v: &[f32], cols: usize| -> Vec<f32> {
+                        let mut out = vec![0.0; v.len() * stride];
+                        for (i, x) in v.iter().enumerate() {
+                            out[(i / cols) * cols * stride + (i % cols) * stride] = *x;
+                        }
+                        out
+                    };
+                    let (a, b) = (spread(&a, k), spread(&b, n));
+                    let mut c = c0.clone();
+                    // SAFETY: a is m×k and b k×n with these strides; c is m×n row-major.
+                    unsafe {
+                        sgemm_on(
+                            path,
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            a.as_ptr(),
+                            (k * stride) as isize,
+                            stride as isize,
+                            b.as_ptr(),
+                            (n * stride) as isize,
+                            stride as isize,
+                            beta,
+                            c.as_mut_ptr(),
+                            n as isize,
+                            1,
+                        );
+                    }
+                    c
+                };
+                let (skinny, blocked) = (run(1), run(2));
+                for (i, (x, y)) in skinny.iter().zip(&blocked).enumerate() {
+                    assert!(
+                        x.to_bits() == y.to_bits(),
+                        "{path}: {m}x{k}x{n} α={alpha} β={beta}: c[{i}] = {x} vs the blocked loops' {y}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn every_path_applies_alpha_and_beta() {
     for path in available_paths() {

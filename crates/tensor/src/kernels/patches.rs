@@ -265,6 +265,48 @@ impl<T: Element> PaddedGather<T> {
         self.gather(cols, ld);
     }
 
+    /// im2col transposed (*im2row*): `rows[j·CKK + row]` receives what
+    /// kernel tap `row` sees from output pixel `j`, i.e. each output pixel's
+    /// patch as one contiguous row. `image` is one sample `[C, H, W]`;
+    /// `rows` holds `OH·OW` rows of `C·KH·KW`.
+    ///
+    /// This order suits the copy: for one pixel, channel and kernel row,
+    /// the `KW` taps are adjacent floats of the padded image (when the
+    /// dilation is 1), copied as one short run instead of gathered one by
+    /// one; and it suits the weight gradient, whose product reads the
+    /// patches as a row-major `B` in place (`im2col.rs`).
+    ///
+    /// # Panics
+    /// If `image` or `rows` is too short for the geometry.
+    pub(crate) fn im2row(&mut self, image: &[T], rows: &mut [T]) {
+        let geo = self.geo;
+        let ckk = geo.patch_len();
+        assert!(image.len() >= geo.sample_len(), "im2row: image too short");
+        assert!(rows.len() >= geo.out_pixels() * ckk, "im2row: rows too short");
+        self.copy_in(image);
+        let plane = self.padded_size[0] * self.padded_size[1];
+        let [kh, kw] = geo.kernel;
+        let (row_step, dw) = (geo.dilation[0] * self.padded_size[1], geo.dilation[1]);
+        for (&start, patch) in self.window_starts.iter().zip(rows.chunks_exact_mut(ckk)) {
+            for (channel, taps) in self
+                .padded
+                .chunks_exact(plane)
+                .zip(patch.chunks_exact_mut(kh * kw))
+            {
+                for (ty, run) in taps.chunks_exact_mut(kw).enumerate() {
+                    let src = &channel[start as usize + ty * row_step..];
+                    if dw == 1 && kw == 4 {
+                        // The DCGAN's 4×4 kernels: one 4-float move.
+                        let moved: [T; 4] = src[..4].try_into().expect("4 taps");
+                        run.copy_from_slice(&moved);
+                    } else {
+                        run.iter_mut().enumerate().for_each(|(tx, v)| *v = src[tx * dw]);
+                    }
+                }
+            }
+        }
+    }
+
     /// Copies `image` into the interior of the padded buffer.
     fn copy_in(&mut self, image: &[T]) {
         let [h, w] = self.geo.in_size;
@@ -554,6 +596,8 @@ mod tests {
             geometry(3, [9, 7], [3, 2], [1, 2], [2, 0], [1, 1]),
             geometry(2, [10, 11], [3, 3], [3, 1], [1, 2], [2, 3]),
             geometry(1, [5, 5], [5, 5], [1, 1], [0, 0], [1, 1]),
+            geometry(3, [9, 10], [4, 4], [1, 3], [2, 1], [1, 1]),
+            geometry(2, [12, 12], [4, 4], [2, 2], [1, 1], [2, 2]),
         ];
         for geo in cases {
             let image: Vec<f64> = (0..geo.sample_len()).map(|i| i as f64 + 1.0).collect();
@@ -572,6 +616,14 @@ mod tests {
             for r in 0..rows {
                 let (a, b) = (&direct[r * ld..r * ld + p], &gathered[r * ld..r * ld + p]);
                 assert_eq!(a, b, "row {r} of {geo:?}");
+            }
+            // im2row: the same matrix transposed, every entry written.
+            let mut transposed = vec![f64::NAN; p * rows];
+            gather.im2row(&image, &mut transposed);
+            for (j, patch) in transposed.chunks_exact(rows).enumerate() {
+                for (r, v) in patch.iter().enumerate() {
+                    assert_eq!(*v, direct[r * ld + j], "im2row: pixel {j}, tap {r} of {geo:?}");
+                }
             }
         }
     }

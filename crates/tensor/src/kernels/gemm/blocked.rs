@@ -85,7 +85,7 @@ use super::skinny;
 use std::cell::Cell;
 
 /// The length of a sliver, in steps of the inner dimension.
-const KC: usize = 256;
+pub(super) const KC: usize = 256;
 /// Rows of `A` per block, in microkernel tiles.
 const MC_TILES: usize = 16;
 /// Columns of `B` per block, in microkernel tiles.
