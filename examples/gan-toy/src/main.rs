@@ -13,6 +13,7 @@
 use clap::Parser;
 use gan::loss::LossKind;
 use gan_toy::datasets::Toy;
+use gan_toy::noise::{InstanceNoiseSchedule, LatentNoise};
 use gan_toy::run::{RunOptions, run};
 use gan_toy::train::ToyConfig;
 use std::path::PathBuf;
@@ -74,6 +75,22 @@ struct Cli {
     /// --pack 1, is the pre-#17 default that collapses).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
     noise_dim: u64,
+    /// The distribution of the noise: normal, N(0, 1), or uniform on
+    /// [−1, 1) in each coordinate [default: normal].
+    #[arg(long, value_enum)]
+    noise: Option<LatentNoise>,
+    /// Multiply the noise by this [default: 1].
+    #[arg(long, value_name = "SCALE")]
+    noise_scale: Option<f64>,
+    /// Add Gaussian noise of this standard deviation to every point D sees
+    /// (real and fake), falling linearly to 0 over the first
+    /// --instance-noise-over of the steps; 0 turns it off [default: off].
+    #[arg(long, value_name = "SIGMA")]
+    instance_noise: Option<f64>,
+    /// The share of the steps over which the instance noise falls to 0,
+    /// in (0, 1].
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
+    instance_noise_over: f64,
     /// Give the discriminator the batch's spread as a third input: the
     /// default (a collapsed batch is visibly too narrow); the flag is
     /// accepted so that older commands still run.
@@ -96,6 +113,10 @@ struct Cli {
     /// the steps, in (0, 1]; 0 keeps them constant [default: 0].
     #[arg(long, value_name = "FRACTION")]
     lr_decay: Option<f64>,
+    /// Both learning rates rise linearly from 0 to their set values over
+    /// this many first steps; 0 starts them at full size [default: 0].
+    #[arg(long, value_name = "STEPS")]
+    lr_warmup: Option<u64>,
     /// Draw the frames and the coverage numbers from an exponential moving
     /// average of the generator's weights with this decay, in [0, 1) (the
     /// live generator's coverage is printed beside them); 0 turns it off
@@ -158,12 +179,26 @@ fn train(cli: Cli) -> Result<(), String> {
         loss: cli.loss.unwrap_or(recipe.loss),
         hidden: cli.hidden as usize,
         noise_dim: cli.noise_dim as usize,
+        noise: cli.noise.unwrap_or(recipe.noise),
+        noise_scale: cli.noise_scale.unwrap_or(recipe.noise_scale),
+        instance_noise: match cli.instance_noise {
+            Some(0.0) => None,
+            Some(sigma) => Some(InstanceNoiseSchedule {
+                sigma,
+                fraction: cli.instance_noise_over,
+            }),
+            None => recipe.instance_noise,
+        },
         minibatch_std: cli.minibatch_std || !cli.no_minibatch_std,
         pack: cli.pack as usize,
         r1: cli.r1,
         lr_decay: match cli.lr_decay {
             Some(0.0) => None,
             given => given.or(recipe.lr_decay),
+        },
+        lr_warmup: match cli.lr_warmup {
+            Some(0) => None,
+            given => given.or(recipe.lr_warmup),
         },
         ema: match cli.ema {
             Some(0.0) => None,
