@@ -126,7 +126,9 @@ impl ToyConfig {
     /// (seed 2: by step 8,000); a long run tears some folds open again late:
     /// at step 24,000 this recipe covered all 25 on seeds 1 and 5 only, and
     /// seeds 6, 8, 7, 9 and 0 followed between steps 28,000 and 44,000.
-    /// On seeds 2, 3 and 4 the fold stays. The smaller batches also draw
+    /// On seeds 2, 3 and 4 the fold stays (`--steps 64000` opens seed 2
+    /// too, at step 60,000: 8 of 10, in 74–89 s a run on 1 thread, longer
+    /// than a demo's default should take). The smaller batches also draw
     /// tighter clusters (88.9–91.6% of the points within 3σ of a mode,
     /// against 68.7–90.1%). The recipe before those two (8,000 steps,
     /// `bce`, the rates falling to 0 over the second half, no average)
