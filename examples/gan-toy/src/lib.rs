@@ -3,6 +3,7 @@
 //!
 //! * [`datasets`]: `ring8`, `grid25`, `moons`, `spiral`, as seeded samplers.
 //! * [`models`]: the fully connected generator and discriminator.
+//! * [`noise`]: the generator's input noise, and instance noise for D.
 //! * [`train`]: the alternating loop (the MNIST trainer's updates and losses).
 //! * [`frames`]: D's score as a heat map, real and generated points on top.
 //! * [`optimal`]: the ideal discriminator `D* = p_data/(p_data + p_g)`.
@@ -15,6 +16,7 @@ pub mod coverage;
 pub mod datasets;
 pub mod frames;
 pub mod models;
+pub mod noise;
 pub mod optimal;
 pub mod run;
 pub mod train;

@@ -26,7 +26,8 @@
 use datasets::BatchOptions;
 use gan::models::{SequentialGan, push_leaky_mlp};
 use nn::{Module, Sequential};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use tensor::{Result, Tensor, TensorError};
 
@@ -40,6 +41,8 @@ pub struct DiscriminatorInput {
     pub pack: usize,
     /// The batch's spread as an extra input ([`MinibatchStd`]).
     pub minibatch_std: bool,
+    /// Gaussian noise added to every point D sees ([`InstanceNoise`]).
+    pub instance_noise: bool,
 }
 
 /// The handles the heat maps use to score single points with a D whose
@@ -50,6 +53,9 @@ pub struct ScoringHandles {
     pub spread: Option<SpreadReference>,
     /// The [`Pack`] layer's, if D packs points.
     pub pack: Option<PackReference>,
+    /// The [`InstanceNoise`] layer's, if D has one: the trainer sets its σ
+    /// for each step and its random stream once.
+    pub instance_noise: Option<InstanceNoiseHandle>,
 }
 
 /// The toy GAN with `hidden` units per hidden layer and noise of
@@ -73,6 +79,13 @@ pub fn toy_gan<R: Rng + ?Sized>(
     let mut handles = ScoringHandles::default();
     let mut layers = Sequential::new();
     let mut width = 2;
+    if input.instance_noise {
+        // First, on the single points: a blurred point is packed and
+        // spread like any other.
+        let layer = InstanceNoise::default();
+        handles.instance_noise = Some(Arc::clone(&layer.state));
+        layers = layers.push(layer);
+    }
     if input.pack > 1 {
         let layer = Pack::new(input.pack);
         handles.pack = Some(Arc::clone(&layer.companions));
@@ -153,6 +166,55 @@ impl Module for Pack {
             )),
             None => x.reshape(&[rows / self.points, self.points * features]),
         }
+    }
+}
+
+/// The σ and the random stream of an [`InstanceNoise`] layer.
+pub struct InstanceNoiseState {
+    /// Standard deviation of the noise; 0 passes the points through.
+    pub sigma: f32,
+    /// Draws the noise.
+    pub rng: ChaCha8Rng,
+}
+
+impl Default for InstanceNoiseState {
+    /// σ = 0 (off), and a stream the trainer replaces with its seeded one.
+    fn default() -> Self {
+        InstanceNoiseState {
+            sigma: 0.0,
+            rng: ChaCha8Rng::seed_from_u64(0),
+        }
+    }
+}
+
+/// Shared between an [`InstanceNoise`] layer and the trainer.
+pub type InstanceNoiseHandle = Arc<Mutex<InstanceNoiseState>>;
+
+/// Adds noise `ε ~ N(0, σ²)` to every coordinate of every point D sees,
+/// real and fake alike (instance noise, Sønderby et al., 2017; Arjovsky
+/// and Bottou, 2017): `x ↦ x + ε`, whose derivative is 1, so G's gradient
+/// passes through unchanged. Blurred, the data and the fakes overlap even
+/// where their sharp versions do not, and D cannot call a gap between
+/// modes certainly fake; the trainer lowers σ to 0 as training goes on.
+/// With σ = 0 (heat maps, coverage) the layer passes its input through.
+#[derive(Default)]
+pub struct InstanceNoise {
+    /// Shared with the trainer.
+    pub state: InstanceNoiseHandle,
+}
+
+impl Module for InstanceNoise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut state = self
+            .state
+            .lock()
+            .expect("no code panics while holding the instance noise");
+        if state.sigma == 0.0 {
+            return Ok(x.clone());
+        }
+        let sigma = state.sigma;
+        let noise = Tensor::randn(&x.shape(), 0.0, sigma, &mut state.rng)?;
+        x.add(&noise)
     }
 }
 

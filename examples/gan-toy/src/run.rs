@@ -37,7 +37,6 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use tensor::Tensor;
 
 /// Generated and real points the coverage numbers are computed on.
 pub const EVAL_POINTS: usize = 2000;
@@ -125,13 +124,15 @@ pub fn run(config: ToyConfig, options: &RunOptions) -> Result<RunSummary, String
 
     // Fixed points for every frame, so that a generated point moves from
     // frame to frame as G changes, rather than being redrawn.
-    let eval_z = Tensor::randn(
-        &[EVAL_POINTS, config.noise_dim],
-        0.0,
-        1.0,
-        &mut stream_rng(config.seed, streams::SAMPLES),
-    )
-    .map_err(|e| e.to_string())?;
+    let eval_z = config
+        .noise
+        .sample(
+            EVAL_POINTS,
+            config.noise_dim,
+            config.noise_scale,
+            &mut stream_rng(config.seed, streams::SAMPLES),
+        )
+        .map_err(|e| e.to_string())?;
     let real = config
         .dataset
         .sample(EVAL_POINTS, &mut stream_rng(config.seed, EVAL_REAL_STREAM));

@@ -2,7 +2,7 @@
 //! to 9 (issue #17; four representative seeds by default, all ten with
 //! `--ignored`), while the plain GAN of the pre-#17 defaults (16 noise
 //! numbers, no spread input, no packing) still collapses on seed 1; and
-//! `grid25`'s recipe covers the whole grid on seeds 0 and 1 (and on 5 of
+//! `grid25`'s recipe covers the whole grid on seeds 1 and 5 (and on 7 of
 //! the seeds 0–9 with `--ignored`).
 //!
 //! Full-length default runs, each on a rayon pool of one thread, so that
@@ -114,8 +114,8 @@ fn the_defaults_cover_the_ring_on_every_seed_from_0_to_9() {
 }
 
 /// Seeds of 0–9 on which the `grid25` recipe covered all 25 modes
-/// (0, 1, 3, 5 and 6; the others 20, 16, 20, 24 and 20).
-const WHOLE_GRID_SEEDS: usize = 5;
+/// (0, 1, 5, 6, 7, 8 and 9; the others 20).
+const WHOLE_GRID_SEEDS: usize = 7;
 
 /// The `grid25` recipe's run with seed `seed`.
 fn grid(seed: u64) -> (ToyConfig, String) {
@@ -127,10 +127,13 @@ fn grid(seed: u64) -> (ToyConfig, String) {
 }
 
 #[test]
-fn the_grid25_recipe_covers_the_whole_grid_on_seeds_0_and_1() {
+fn the_grid25_recipe_covers_the_whole_grid_on_seeds_1_and_5() {
     // Measured with `gan-toy --dataset grid25 --threads 1`: 25 of 25 on
-    // seeds 0 and 1 (chapter 5 has all ten seeds).
-    for (seed, modes) in all_covered((0..2).map(grid).collect()).into_iter().enumerate() {
+    // seeds 1 and 5 (chapter 5 has all ten seeds), the two that reach all
+    // 25 first (by step 24,000 of 48,000) and hold them to the end.
+    let seeds = [1, 5];
+    let covered = all_covered(seeds.iter().map(|&seed| grid(seed)).collect());
+    for (seed, modes) in seeds.iter().zip(covered) {
         assert_eq!(
             modes, 25,
             "seed {seed}: the grid25 recipe covers only {modes} of 25 modes"
@@ -138,11 +141,12 @@ fn the_grid25_recipe_covers_the_whole_grid_on_seeds_0_and_1() {
     }
 }
 
-/// `grid25` on all ten seeds (several minutes of CPU time):
+/// `grid25` on all ten seeds, asserting the whole grid on at least 7 of
+/// them, as measured (about ten minutes of CPU time):
 /// `cargo test -p gan-toy --release -- --ignored`.
 #[test]
-#[ignore = "ten long runs; seeds 0 and 1 run by default"]
-fn the_grid25_recipe_covers_the_whole_grid_on_half_the_seeds_from_0_to_9() {
+#[ignore = "ten long runs; seeds 1 and 5 run by default"]
+fn the_grid25_recipe_covers_the_whole_grid_on_7_of_the_seeds_from_0_to_9() {
     let covered = all_covered((0..10).map(grid).collect());
     let whole = covered.iter().filter(|&&modes| modes == 25).count();
     assert!(

@@ -3,6 +3,7 @@
 //! refused with clear messages.
 
 use gan_toy::datasets::Toy;
+use gan_toy::noise::{InstanceNoiseSchedule, LatentNoise};
 use gan_toy::run::{RunOptions, frame_steps, run};
 use gan_toy::train::{ToyConfig, ToyTrainer};
 use rand::SeedableRng;
@@ -197,6 +198,47 @@ fn with_ema_the_trainer_draws_from_the_averaged_generator() {
 }
 
 #[test]
+fn instance_noise_and_uniform_noise_are_seeded_and_leave_the_heat_maps_sharp() {
+    let config = |instance_noise, noise| ToyConfig {
+        steps: 20,
+        batch_size: 32,
+        hidden: 16,
+        noise,
+        instance_noise,
+        ..ToyConfig::new(Toy::Grid25)
+    };
+    let blur = Some(InstanceNoiseSchedule {
+        sigma: 0.3,
+        fraction: 1.0,
+    });
+    let z = Tensor::randn(&[64, 2], 0.0, 1.0, &mut ChaCha8Rng::seed_from_u64(3)).expect("noise");
+    let grid = [[0.0, 0.0], [0.5, 0.5], [1.0, -1.0], [2.0, 2.0]];
+    let trained = |instance_noise, noise| {
+        let mut trainer = ToyTrainer::new(config(instance_noise, noise)).expect("trainer");
+        for _ in 0..20 {
+            trainer.step().expect("step");
+        }
+        let scores = trainer.scores(&grid, &grid).expect("scores");
+        // Between steps the noise is off: scoring twice gives the same numbers.
+        assert_eq!(scores, trainer.scores(&grid, &grid).expect("scores"));
+        (trainer.generate_live(&z).expect("points"), scores)
+    };
+    let plain = trained(None, LatentNoise::Normal);
+    for (instance_noise, noise, what) in [
+        (blur, LatentNoise::Normal, "instance noise"),
+        (None, LatentNoise::Uniform, "uniform noise"),
+    ] {
+        let first = trained(instance_noise, noise);
+        assert_eq!(
+            first,
+            trained(instance_noise, noise),
+            "same seed with {what}, different results"
+        );
+        assert_ne!(first, plain, "{what} must change training");
+    }
+}
+
+#[test]
 fn bad_flags_are_refused_with_the_flag_named() {
     let bin = env!("CARGO_BIN_EXE_gan-toy");
     for (args, expected) in [
@@ -221,6 +263,19 @@ fn bad_flags_are_refused_with_the_flag_named() {
         (&["--lr-decay", "2"][..], "lr-decay is the share of the run"),
         (&["--r1", "-1"][..], "r1 γ must be a positive number"),
         (&["--ema", "1"][..], "ema decay must lie in [0, 1)"),
+        (&["--noise", "cauchy"][..], "cauchy"),
+        (
+            &["--noise-scale", "0"][..],
+            "noise-scale must be a finite number above 0",
+        ),
+        (
+            &["--instance-noise", "-1"][..],
+            "σ must be a finite number above 0",
+        ),
+        (
+            &["--instance-noise", "0.2", "--instance-noise-over", "2"][..],
+            "the fraction must be in (0, 1]",
+        ),
     ] {
         let out = scratch("flags");
         let output = Command::new(bin)
