@@ -315,6 +315,30 @@ fn group_cols<'a, T: Element>(
     ArrayView2::from_shape((geo.patch_len(), nb * p), cols).expect("sized above")
 }
 
+/// [`group_cols`] transposed, `colsᵀ[nb·P, C·KH·KW]`: each output pixel's
+/// patch as one row. Copied as such (`im2row`) when the padded copy works,
+/// so that the weight gradient's product reads it in place (see "Which way
+/// round the patches are copied" above); else im2col's matrix, transposed
+/// as a view.
+fn group_patches_as_rows<'a, T: Element>(
+    geo: &ConvGeometry,
+    x: &[T],
+    first: usize,
+    nb: usize,
+    cols: &'a mut [T],
+    gather: &mut Option<PaddedGather<T>>,
+) -> ArrayView2<'a, T> {
+    let Some(gather) = gather else {
+        return group_cols(geo, x, first, nb, cols, gather).reversed_axes();
+    };
+    let (len, p, ckk) = (geo.sample_len(), geo.out_pixels(), geo.patch_len());
+    let patches = &mut cols[..nb * p * ckk];
+    for (b, sample_rows) in patches.chunks_exact_mut(p * ckk).enumerate() {
+        gather.im2row(&x[(first + b) * len..(first + b + 1) * len], sample_rows);
+    }
+    ArrayView2::from_shape((nb * p, ckk), &*patches).expect("sized above")
+}
+
 /// Samples `first..first + nb` of `y[N, O, P]` as one `[O, nb·P]` matrix:
 /// a view when `nb = 1`, else a copy into `stage`.
 fn group_rows<'a, T: Element>(
@@ -463,20 +487,8 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
             let first = gi * group;
             let nb = group.min(geo.batch - first);
             let rows = group_rows(geo, g, first, nb, &mut s.stage);
-            // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]; colsᵀ copied as
-            // such when the padded copy works (then the gemm reads it in
-            // place), else transposed from im2col's matrix.
-            let patches = match &mut s.gather {
-                Some(gather) => {
-                    let (len, p) = (geo.sample_len(), geo.out_pixels());
-                    let patches = &mut s.cols[..nb * p * ckk];
-                    for (b, rows) in patches.chunks_exact_mut(p * ckk).enumerate() {
-                        gather.im2row(&x[(first + b) * len..(first + b + 1) * len], rows);
-                    }
-                    ArrayView2::from_shape((nb * p, ckk), &*patches).expect("sized above")
-                }
-                None => group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather).reversed_axes(),
-            };
+            let patches = group_patches_as_rows(geo, x, first, nb, &mut s.cols, &mut s.gather);
+            // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]
             gemm(!parallel, rows, patches, T::one(), &mut acc);
         }
         acc
