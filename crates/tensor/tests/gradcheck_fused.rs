@@ -235,3 +235,34 @@ fn fast_paths_are_bitwise_reproducible_on_two_threads() {
         (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
     });
 }
+
+#[test]
+fn batch_normalize_backward_without_a_graph_gives_the_composed_formulas_bits() {
+    // The backward that builds no graph runs one kernel; it must give exactly
+    // what x̄ = (ḡ − mean(ḡ) − x̂·mean(ḡ·x̂))·r gives in tensor ops, with r the
+    // forward's 1/√(σ² + ε). In f32, where a different order of additions
+    // shows; one shape small enough for the serial loops, one for the parallel.
+    let mut r = rng(49);
+    for shape in [[3, 2, 2, 3], [16, 24, 9, 11]] {
+        let to_f32 =
+            |t: Tensor<f64>| Tensor::<f32>::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), &shape);
+        let x = to_f32(randn(&shape, &mut r)).unwrap().with_requires_grad();
+        let g = to_f32(randn(&shape, &mut r)).unwrap();
+        let (x_hat, _, var) = x.batch_normalize(1e-5).unwrap();
+        // Σ(x̂·g) hands g to the normalisation's backward unchanged.
+        x_hat.mul(&g).unwrap().sum().backward().unwrap();
+        let kernel = x.grad().unwrap().to_vec();
+        let composed = no_grad(|| {
+            let axes = [0, 2, 3];
+            let r = Tensor::<f32>::ones(&[1, shape[1], 1, 1])
+                .div(&var.add_scalar(1e-5).sqrt().reshape(&[1, shape[1], 1, 1])?)?;
+            let mean_g = g.mean_axes(&axes, true)?;
+            let mean_gx = g.mul(&x_hat)?.mean_axes(&axes, true)?;
+            g.sub(&mean_g)?.sub(&x_hat.mul(&mean_gx)?)?.mul(&r)
+        })
+        .unwrap()
+        .to_vec();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&kernel), bits(&composed), "shape {shape:?}");
+    }
+}

@@ -429,9 +429,12 @@ pub fn sum_slice<T: Element>(values: &[T]) -> T {
             *a += v;
         }
     }
-    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for &v in rest {
-        total += v;
-    }
-    total
+    finish_sum(acc, rest.iter().copied())
+}
+
+/// The end of [`sum_slice`]'s order: the eight accumulators added pairwise,
+/// then the values past the last full group of eight, one by one.
+pub(crate) fn finish_sum<T: Element>(acc: [T; 8], rest: impl Iterator<Item = T>) -> T {
+    let pairs = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    rest.fold(pairs, |total, v| total + v)
 }

@@ -1,8 +1,8 @@
-//! BatchNorm's loops: per-channel statistics of a `[N, C, …]` batch, and the
-//! normalisation that uses them. The op that records them for autodiff,
-//! with its derivative, is `ops/norm.rs`.
+//! BatchNorm's loops: per-channel statistics of a `[N, C, …]` batch, the
+//! normalisation that uses them, and its gradient. The op that records them
+//! for autodiff, with its derivative, is `ops/norm.rs`.
 
-use super::elementwise::{filled, sum_slice};
+use super::elementwise::{filled, finish_sum, sum_slice};
 use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
@@ -85,4 +85,86 @@ pub fn channel_shift_scale<T: Element>(
                 .for_each(row);
         }
     })
+}
+
+/// BatchNorm's input gradient, `x̄ = (ḡ − mean(ḡ) − x̂·mean(ḡ·x̂))·r` per
+/// channel `c` (means over the channel's `N·S` values, `r = inv_std[c]`),
+/// for row-major `[N, C, S]` slices `g` (ḡ, the gradient of `x̂`) and
+/// `x_hat` (x̂, the normalised batch).
+///
+/// Two passes instead of the seven of the same formula in tensor ops (two
+/// means, two products, two differences, one scaling), and no intermediate
+/// arrays. The arithmetic is theirs step for step, so the result is the same
+/// to the bit: each mean sums the channel's rows in order with
+/// [`sum_slice`] (as `sum_to_shape` does) and multiplies by `1/(N·S)` (as
+/// `mean_axes` does), `ḡ·x̂` is rounded before it is summed, and every value
+/// is `((ḡ − mean(ḡ)) − x̂·mean(ḡ·x̂))·r` in that order.
+///
+/// # Panics
+/// If the lengths do not match or `batch·plane == 0`.
+pub fn channel_normalize_grad<T: Element>(
+    g: &[T],
+    x_hat: &[T],
+    batch: usize,
+    channels: usize,
+    plane: usize,
+    inv_std: &[T],
+) -> Vec<T> {
+    assert!(
+        g.len() == batch * channels * plane && x_hat.len() == g.len() && inv_std.len() == channels,
+        "channel_normalize_grad: lengths"
+    );
+    assert!(
+        batch * plane > 0,
+        "channel_normalize_grad: an empty channel has no mean"
+    );
+    let per_value = T::one() / T::from_f64((batch * plane) as f64);
+    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel.
+    let means = |c: usize| {
+        let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
+        for n in 0..batch {
+            let at = (n * channels + c) * plane..(n * channels + c + 1) * plane;
+            sum_g += sum_slice(&g[at.clone()]);
+            sum_gx += sum_of_products(&g[at.clone()], &x_hat[at]);
+        }
+        (sum_g * per_value, sum_gx * per_value)
+    };
+    let (mean_g, mean_gx): (Vec<T>, Vec<T>) = if g.len() >= PARALLEL_THRESHOLD {
+        (0..channels).into_par_iter().map(means).unzip()
+    } else {
+        (0..channels).map(means).unzip()
+    };
+    // Pass 2: every value of x̄, row `r` of `[N·C, S]` in channel `r mod C`.
+    let row = |(r, out): (usize, &mut [MaybeUninit<T>])| {
+        let c = r % channels;
+        let (mg, mgx, scale) = (mean_g[c], mean_gx[c], inv_std[c]);
+        let at = r * plane..(r + 1) * plane;
+        for ((o, &g), &x) in out.iter_mut().zip(&g[at.clone()]).zip(&x_hat[at]) {
+            o.write(((g - mg) - x * mgx) * scale);
+        }
+    };
+    filled(g.len(), |out| {
+        if g.len() >= PARALLEL_THRESHOLD {
+            out.par_chunks_mut(plane)
+                .enumerate()
+                .with_min_len((CHUNK / plane).max(1))
+                .for_each(row);
+        } else {
+            out.chunks_mut(plane).enumerate().for_each(row);
+        }
+    })
+}
+
+/// `Σ a_i·b_i` in [`sum_slice`]'s order, each product rounded first: the
+/// same value as `sum_slice` of the multiplied slice, without storing it.
+fn sum_of_products<T: Element>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest = chunks_a.remainder().iter().zip(chunks_b.remainder());
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *s += x * y;
+        }
+    }
+    finish_sum(acc, rest.map(|(&x, &y)| x * y))
 }

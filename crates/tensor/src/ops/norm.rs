@@ -26,11 +26,12 @@
 //! x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))        (ḡ the gradient of x̂)
 //! ```
 //!
-//! written with tensor ops, so it can be differentiated again (double
-//! backward). Gradient checks: `crates/tensor/tests/gradcheck_fused.rs`, and
+//! written with tensor ops when the backward pass is itself recorded, so it
+//! can be differentiated again (double backward), and otherwise computed by
+//! one kernel in two passes, to the same bits (`channel_normalize_grad`). Gradient checks: `crates/tensor/tests/gradcheck_fused.rs`, and
 //! the layers' in `crates/nn/tests/nn_layers.rs`.
 
-use crate::kernels::norm::{channel_moments, channel_shift_scale};
+use crate::kernels::norm::{channel_moments, channel_normalize_grad, channel_shift_scale};
 use crate::{Element, Result, Tensor, TensorError, is_grad_enabled};
 use ndarray::{ArrayD, IxDyn};
 
@@ -78,23 +79,32 @@ impl<T: Element> Tensor<T> {
         let values = standard.as_slice().expect("standard layout is contiguous");
         let (mean, var) = channel_moments(values, batch, channels, plane);
         let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
+        // r = 1/√(σ² + ε), kept for backward passes that build no graph.
         let out = channel_shift_scale(values, channels, plane, &mean, &inv_std);
         let out = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same shape as x");
-        let mut channel_shape = vec![1; shape.len()];
-        channel_shape[1] = channels;
-        // r = 1/√(σ² + ε) as a constant, for backward passes that build no graph.
-        let r = Tensor::from_vec(inv_std, &channel_shape)?;
         let normalized = Tensor::from_op(OP, &[self], out, move |ctx| {
             let (x, x_hat, g) = (ctx.input(0), ctx.output, ctx.grad);
+            if !is_grad_enabled() {
+                // No graph to record: the same formula as below in two
+                // passes over the batch, to the same bits.
+                let (g, x_hat) = (g.array(), x_hat.array());
+                let (g, x_hat) = (g.as_standard_layout(), x_hat.as_standard_layout());
+                let grad = channel_normalize_grad(
+                    g.as_slice().expect("standard layout is contiguous"),
+                    x_hat.as_slice().expect("standard layout is contiguous"),
+                    batch,
+                    channels,
+                    plane,
+                    &inv_std,
+                );
+                return Ok(vec![Some(Tensor::from_vec(grad, &x.shape())?)]);
+            }
             // When the backward is itself recorded (create_graph), r must be a
             // function of x in the graph, so that x̄'s own derivative sees it.
-            let r = if is_grad_enabled() {
-                x.var_axes(&axes, true, 0)?
-                    .add_scalar(eps)
-                    .powf(T::from_f64(-0.5))
-            } else {
-                r.clone()
-            };
+            let r = x
+                .var_axes(&axes, true, 0)?
+                .add_scalar(eps)
+                .powf(T::from_f64(-0.5));
             // x̄ = r · (ḡ − mean(ḡ) − x̂ · mean(ḡ · x̂))
             let mean_g = g.mean_axes(&axes, true)?;
             let mean_gx = g.mul(x_hat)?.mean_axes(&axes, true)?;
