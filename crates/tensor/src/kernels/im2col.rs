@@ -57,8 +57,9 @@
 //! * The input gradient computes its product in blocks of 128 rows and
 //!   adds each back onto the image right away (see `COL2IM_BLOCK_ROWS`).
 
+use super::gathered_col2im::GatheredCol2im;
 use super::gemm::{gemm_into, gemm_serial};
-use super::patches::{GatheredCol2im, PaddedGather};
+use super::patches::PaddedGather;
 pub use super::patches::{col2im, im2col};
 use crate::Element;
 use ndarray::{ArrayView2, ArrayViewMut2};

@@ -3,6 +3,7 @@
 //! passes; backward passes call the ops again.
 
 pub mod elementwise;
+mod gathered_col2im;
 pub mod gemm;
 pub mod im2col;
 pub mod norm;
