@@ -241,21 +241,26 @@ fn batch_normalize_backward_without_a_graph_gives_the_composed_formulas_bits() {
     // The backward that builds no graph runs one kernel; it must give exactly
     // what x̄ = (ḡ − mean(ḡ) − x̂·mean(ḡ·x̂))·r gives in tensor ops, with r the
     // forward's 1/√(σ² + ε). In f32, where a different order of additions
-    // shows; one shape small enough for the serial loops, one for the parallel.
+    // shows: shapes small enough for the serial loops and large enough for
+    // the parallel ones, a single channel (whose values the sums read as one
+    // run), and [N, C] as BatchNorm1d gives it.
     let mut r = rng(49);
-    for shape in [[3, 2, 2, 3], [16, 24, 9, 11]] {
+    let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[16, 24, 9, 11], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
+    for shape in shapes {
         let to_f32 =
-            |t: Tensor<f64>| Tensor::<f32>::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), &shape);
-        let x = to_f32(randn(&shape, &mut r)).unwrap().with_requires_grad();
-        let g = to_f32(randn(&shape, &mut r)).unwrap();
+            |t: Tensor<f64>| Tensor::<f32>::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), shape);
+        let x = to_f32(randn(shape, &mut r)).unwrap().with_requires_grad();
+        let g = to_f32(randn(shape, &mut r)).unwrap();
         let (x_hat, _, var) = x.batch_normalize(1e-5).unwrap();
         // Σ(x̂·g) hands g to the normalisation's backward unchanged.
         x_hat.mul(&g).unwrap().sum().backward().unwrap();
         let kernel = x.grad().unwrap().to_vec();
+        let axes: Vec<usize> = (0..shape.len()).filter(|&a| a != 1).collect();
+        let mut channel_shape = vec![1; shape.len()];
+        channel_shape[1] = shape[1];
         let composed = no_grad(|| {
-            let axes = [0, 2, 3];
-            let r = Tensor::<f32>::ones(&[1, shape[1], 1, 1])
-                .div(&var.add_scalar(1e-5).sqrt().reshape(&[1, shape[1], 1, 1])?)?;
+            let r = Tensor::<f32>::ones(&channel_shape)
+                .div(&var.add_scalar(1e-5).sqrt().reshape(&channel_shape)?)?;
             let mean_g = g.mean_axes(&axes, true)?;
             let mean_gx = g.mul(&x_hat)?.mean_axes(&axes, true)?;
             g.sub(&mean_g)?.sub(&x_hat.mul(&mean_gx)?)?.mul(&r)

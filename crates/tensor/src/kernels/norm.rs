@@ -96,7 +96,8 @@ pub fn channel_shift_scale<T: Element>(
 /// means, two products, two differences, one scaling), and no intermediate
 /// arrays. The arithmetic is theirs step for step, so the result is the same
 /// to the bit: each mean sums the channel's rows in order with
-/// [`sum_slice`] (as `sum_to_shape` does) and multiplies by `1/(N·S)` (as
+/// [`sum_slice`] (as `sum_to_shape` does, which sums a single channel's
+/// contiguous values in one run) and multiplies by `1/(N·S)` (as
 /// `mean_axes` does), `ḡ·x̂` is rounded before it is summed, and every value
 /// is `((ḡ − mean(ḡ)) − x̂·mean(ḡ·x̂))·r` in that order.
 ///
@@ -119,11 +120,18 @@ pub fn channel_normalize_grad<T: Element>(
         "channel_normalize_grad: an empty channel has no mean"
     );
     let per_value = T::one() / T::from_f64((batch * plane) as f64);
-    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel.
+    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel, summed in runs as
+    // `sum_to_shape` sums them: the channel's `N` rows one after the other,
+    // or, with a single channel, whose values are contiguous, all at once.
+    let (runs, run) = if channels == 1 {
+        (1, batch * plane)
+    } else {
+        (batch, plane)
+    };
     let means = |c: usize| {
         let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
-        for n in 0..batch {
-            let at = (n * channels + c) * plane..(n * channels + c + 1) * plane;
+        for n in 0..runs {
+            let at = (n * channels + c) * run..(n * channels + c + 1) * run;
             sum_g += sum_slice(&g[at.clone()]);
             sum_gx += sum_of_products(&g[at.clone()], &x_hat[at]);
         }

@@ -28,8 +28,9 @@
 //!
 //! written with tensor ops when the backward pass is itself recorded, so it
 //! can be differentiated again (double backward), and otherwise computed by
-//! one kernel in two passes, to the same bits (`channel_normalize_grad`). Gradient checks: `crates/tensor/tests/gradcheck_fused.rs`, and
-//! the layers' in `crates/nn/tests/nn_layers.rs`.
+//! one kernel in two passes, to the same bits (`channel_normalize_grad`).
+//! Gradient checks: `crates/tensor/tests/gradcheck_fused.rs`, and the
+//! layers' in `crates/nn/tests/nn_layers.rs`.
 
 use crate::kernels::norm::{channel_moments, channel_normalize_grad, channel_shift_scale};
 use crate::{Element, Result, Tensor, TensorError, is_grad_enabled};
@@ -78,8 +79,8 @@ impl<T: Element> Tensor<T> {
         let standard = data.as_standard_layout();
         let values = standard.as_slice().expect("standard layout is contiguous");
         let (mean, var) = channel_moments(values, batch, channels, plane);
-        let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
         // r = 1/√(σ² + ε), kept for backward passes that build no graph.
+        let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
         let out = channel_shift_scale(values, channels, plane, &mean, &inv_std);
         let out = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same shape as x");
         let normalized = Tensor::from_op(OP, &[self], out, move |ctx| {
