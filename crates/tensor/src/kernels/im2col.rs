@@ -182,6 +182,8 @@ struct Scratch<T: Element> {
     /// overflow, or the caller needs no col2im; then the direct [`col2im`]
     /// runs).
     scatter: Option<GatheredCol2im>,
+    /// The geometry, under which the two tables go back to [`SPARE_TABLES`].
+    geo: ConvGeometry,
 }
 
 /// Which copy a convolution kernel makes: the forward and weight gradient
@@ -203,6 +205,40 @@ thread_local! {
     /// used them (a `Box<dyn Any>` because a `thread_local` cannot be
     /// generic over the element type).
     static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+
+    /// Each thread's spare copy tables ([`PaddedGather`], [`GatheredCol2im`]),
+    /// under the geometry they were built for (with the batch size set to 0:
+    /// the tables do not depend on it). A training step runs the same few
+    /// convolutions again and again, so a table is built once per thread
+    /// instead of once per call, and the padded image's zero border is
+    /// written once. At most [`SPARE_TABLES_KEPT`], the oldest dropped first.
+    static SPARE_TABLES: RefCell<Vec<(ConvGeometry, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many copy tables a thread keeps (a DCGAN step uses eight).
+const SPARE_TABLES_KEPT: usize = 16;
+
+/// A spare table of type `X` built for `geo`, if this thread kept one.
+fn take_table<X: 'static>(geo: &ConvGeometry) -> Option<X> {
+    let key = ConvGeometry { batch: 0, ..*geo };
+    SPARE_TABLES.with_borrow_mut(|tables| {
+        let i = tables.iter().position(|(g, t)| *g == key && t.is::<X>())?;
+        tables.remove(i).1.downcast::<X>().ok().map(|t| *t)
+    })
+}
+
+/// Keeps `table`, built for `geo`, for the next convolution on this thread.
+fn keep_table<X: 'static>(geo: &ConvGeometry, table: X) {
+    let key = ConvGeometry { batch: 0, ..*geo };
+    // `try_with`: during thread teardown the slot may be gone already; the
+    // table is then simply freed.
+    let _ = SPARE_TABLES.try_with(|tables| {
+        let mut tables = tables.borrow_mut();
+        if tables.len() >= SPARE_TABLES_KEPT {
+            tables.remove(0);
+        }
+        tables.push((key, Box::new(table)));
+    });
 }
 
 impl<T: Element> Scratch<T> {
@@ -227,11 +263,12 @@ impl<T: Element> Scratch<T> {
             cols,
             stage,
             gather: (patches == Patches::Im2col)
-                .then(|| PaddedGather::new(geo))
+                .then(|| take_table(geo).or_else(|| PaddedGather::new(geo)))
                 .flatten(),
             scatter: (patches == Patches::Col2im)
-                .then(|| GatheredCol2im::new(geo))
+                .then(|| take_table(geo).or_else(|| GatheredCol2im::new(geo)))
                 .flatten(),
+            geo: *geo,
         }
     }
 }
@@ -252,6 +289,12 @@ impl<T: Element> Drop for Scratch<T> {
         // `try_with`: during thread teardown the slot may be gone already;
         // the matrices are then simply freed.
         let _ = SPARE.try_with(|spare| spare.borrow_mut().push(Box::new(matrices)));
+        if let Some(gather) = self.gather.take() {
+            keep_table(&self.geo, gather);
+        }
+        if let Some(scatter) = self.scatter.take() {
+            keep_table(&self.geo, scatter);
+        }
     }
 }
 
