@@ -121,19 +121,14 @@ unsafe fn outer(m: usize, n: usize, alpha: f32, a: Matrix, b: *const f32, beta: 
     for i in 0..m {
         // SAFETY: (i, 0) is inside `A`.
         let a_i = unsafe { a.at(i, 0) };
-        // SAFETY: row `i` of `C` is `n` contiguous floats, written only here.
-        let row = unsafe { std::slice::from_raw_parts_mut(c.ptr.offset(i as isize * c.row_stride), n) };
-        // A one-step chain from 0, as in the microkernel (`a·b + 0`, which
-        // turns a product of −0 into +0).
-        if beta == 0.0 {
-            // Not read: C may be uninitialised.
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(v, &b)| *v = a_i.mul_add(b, 0.0) * alpha);
-        } else {
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(v, &b)| *v = v.mul_add(beta, a_i.mul_add(b, 0.0) * alpha));
+        // SAFETY: (i, 0) is inside `C`.
+        let row = unsafe { c.ptr.offset(i as isize * c.row_stride) };
+        for (j, &b) in b.iter().enumerate() {
+            // A one-step chain from 0, as in the microkernel (`a·b + 0`,
+            // which turns a product of −0 into +0), written as every tile
+            // is. SAFETY: (i, j) is inside `C`, which has unit column
+            // stride; it is read only when β ≠ 0.
+            unsafe { store(row.add(j), a_i.mul_add(b, 0.0), alpha, beta) };
         }
     }
 }
