@@ -38,12 +38,24 @@
 //!   bitwise reproducible.
 //!
 //! Each worker reuses one cols buffer and one staging buffer for all the
-//! groups it handles (kept by the thread between calls, see `Scratch`),
-//! and calls the single-threaded gemm (no nested parallelism). When there
-//! are too few groups to occupy the threads, the groups run one after
-//! another and each gemm is split across threads instead.
+//! groups it handles (kept by the thread between calls, see
+//! `conv_scratch.rs`), and calls the single-threaded gemm (no nested
+//! parallelism). When there are too few groups to occupy the threads, the
+//! groups run one after another and each gemm is split across threads
+//! instead.
 //!
-//! ## Which way round the patches are copied
+//! ## Written out, or packed straight from the images
+//!
+//! The forward product and the weight gradient read the patch matrix
+//! sliver by sliver. When the engine's own f32 gemm runs the product on
+//! one thread, it takes the patches from a `PatchSource` that copies
+//! each sliver straight from a padded copy of the images into the gemm's
+//! packing buffer (*implicit GEMM*, `packed_patches.rs`): the 3.2 MB
+//! matrix is never written. Otherwise (f64, the portable gemm, a product
+//! split across threads, a dimension of 1) the patches are written out as
+//! below; both ways give the same bits.
+//!
+//! ## Which way round the patches are copied (when written out)
 //!
 //! * The forward product reads `cols[C·KH·KW, nb·P]` as its `B`, in place.
 //! * The weight gradient needs `colsᵀ`; it copies the patches as rows
@@ -57,15 +69,13 @@
 //! * The input gradient computes its product in blocks of 128 rows and
 //!   adds each back onto the image right away (see `COL2IM_BLOCK_ROWS`).
 
-use super::gathered_col2im::GatheredCol2im;
+use super::conv_scratch::{Patches, Scratch};
 use super::gemm::{gemm_into, gemm_serial};
 use super::patches::PaddedGather;
 pub use super::patches::{col2im, im2col};
 use crate::Element;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
-use std::any::Any;
-use std::cell::RefCell;
 
 /// Convolutions with fewer multiply-adds than this stay on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
@@ -89,7 +99,7 @@ const TARGET_COLUMNS: usize = 512;
 /// The input gradient computes its im2col-shaped product this many rows
 /// (kernel taps × channels) at a time, and adds each block back onto the
 /// image before the next: 128 rows × 784 columns is 400 KB, which is still
-/// in the level-2 cache when col2im reads it (see [`GatheredCol2im`]). The
+/// in the level-2 cache when col2im reads it (see `gathered_col2im.rs`). The
 /// weight block is one `A` block of the gemm (`MC` = 128 rows), so the
 /// product costs the same in pieces.
 const COL2IM_BLOCK_ROWS: usize = 128;
@@ -144,7 +154,7 @@ impl ConvGeometry {
 
     /// Samples per group: enough that a group's im2col matrix is about
     /// [`TARGET_COLUMNS`] wide, rounded up to a power of two.
-    fn group_size(&self) -> usize {
+    pub(super) fn group_size(&self) -> usize {
         TARGET_COLUMNS
             .div_ceil(self.out_pixels().max(1))
             .next_power_of_two()
@@ -152,149 +162,13 @@ impl ConvGeometry {
     }
 
     /// Whether groups should be spread over threads, and how many groups there are.
-    fn plan(&self) -> (bool, usize) {
+    pub(super) fn plan(&self) -> (bool, usize) {
         let groups = self.batch.div_ceil(self.group_size());
         let threads = rayon::current_num_threads();
         (
             threads > 1 && groups >= threads && self.macs() >= PARALLEL_MIN_MACS,
             groups,
         )
-    }
-}
-
-/// Scratch space one worker reuses across groups.
-///
-/// The two matrices are the large part (a group's im2col matrix for W2's
-/// second convolution is 3.2 MB). They are taken from the thread's spare
-/// buffers ([`SPARE`]) and given back on drop, so that a training step does
-/// not allocate and zero them afresh for every convolution: in `perf` of W2
-/// at one thread that zeroing was 1.5% of the step (`memset`).
-struct Scratch<T: Element> {
-    /// The group's im2col matrix `[C·KH·KW, nb·OH·OW]`.
-    cols: Vec<T>,
-    /// A `[O, nb·OH·OW]` matrix: the gemm's output, or `ȳ` regrouped.
-    stage: Vec<T>,
-    /// The fast im2col for this geometry (`None` if the geometry's windows
-    /// do not fit its padded image, or the caller needs no im2col; then the
-    /// direct [`im2col`] runs).
-    gather: Option<PaddedGather<T>>,
-    /// The fast col2im for this geometry (`None` if its offsets would
-    /// overflow, or the caller needs no col2im; then the direct [`col2im`]
-    /// runs).
-    scatter: Option<GatheredCol2im>,
-    /// The geometry, under which the two tables go back to [`SPARE_TABLES`].
-    geo: ConvGeometry,
-}
-
-/// Which copy a convolution kernel makes: the forward and weight gradient
-/// gather patches (im2col), the input gradient adds them back (col2im).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Patches {
-    Im2col,
-    Col2im,
-}
-
-/// The two matrices of a [`Scratch`] while no convolution holds them.
-struct Matrices<T> {
-    cols: Vec<T>,
-    stage: Vec<T>,
-}
-
-thread_local! {
-    /// Each thread's spare [`Matrices`], one per element type that has
-    /// used them (a `Box<dyn Any>` because a `thread_local` cannot be
-    /// generic over the element type).
-    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
-
-    /// Each thread's spare copy tables ([`PaddedGather`], [`GatheredCol2im`]),
-    /// under the geometry they were built for (with the batch size set to 0:
-    /// the tables do not depend on it). A training step runs the same few
-    /// convolutions again and again, so a table is built once per thread
-    /// instead of once per call, and the padded image's zero border is
-    /// written once. At most [`SPARE_TABLES_KEPT`], the oldest dropped first.
-    static SPARE_TABLES: RefCell<Vec<(ConvGeometry, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// How many copy tables a thread keeps (a DCGAN step uses eight).
-const SPARE_TABLES_KEPT: usize = 16;
-
-/// A spare table of type `X` built for `geo`, if this thread kept one.
-fn take_table<X: 'static>(geo: &ConvGeometry) -> Option<X> {
-    let key = ConvGeometry { batch: 0, ..*geo };
-    SPARE_TABLES.with_borrow_mut(|tables| {
-        let i = tables.iter().position(|(g, t)| *g == key && t.is::<X>())?;
-        tables.remove(i).1.downcast::<X>().ok().map(|t| *t)
-    })
-}
-
-/// Keeps `table`, built for `geo`, for the next convolution on this thread.
-fn keep_table<X: 'static>(geo: &ConvGeometry, table: X) {
-    let key = ConvGeometry { batch: 0, ..*geo };
-    // `try_with`: during thread teardown the slot may be gone already; the
-    // table is then simply freed.
-    let _ = SPARE_TABLES.try_with(|tables| {
-        let mut tables = tables.borrow_mut();
-        if tables.len() >= SPARE_TABLES_KEPT {
-            tables.remove(0);
-        }
-        tables.push((key, Box::new(table)));
-    });
-}
-
-impl<T: Element> Scratch<T> {
-    fn new(geo: &ConvGeometry, patches: Patches) -> Self {
-        let width = geo.group_size() * geo.out_pixels();
-        let spare = SPARE
-            .with_borrow_mut(|spare| {
-                let i = spare.iter().position(|m| m.is::<Matrices<T>>())?;
-                spare.swap_remove(i).downcast::<Matrices<T>>().ok()
-            })
-            .map(|m| *m);
-        let Matrices { mut cols, mut stage } = spare.unwrap_or(Matrices {
-            cols: Vec::new(),
-            stage: Vec::new(),
-        });
-        // Grown with zeros when too short; what a previous convolution left
-        // is overwritten before it is read (the gemms run with β = 0 or
-        // write their output first).
-        grow(&mut cols, geo.patch_len() * width);
-        grow(&mut stage, geo.out_channels * width);
-        Scratch {
-            cols,
-            stage,
-            gather: (patches == Patches::Im2col)
-                .then(|| take_table(geo).or_else(|| PaddedGather::new(geo)))
-                .flatten(),
-            scatter: (patches == Patches::Col2im)
-                .then(|| take_table(geo).or_else(|| GatheredCol2im::new(geo)))
-                .flatten(),
-            geo: *geo,
-        }
-    }
-}
-
-/// Makes `v` at least `len` long, with zeros.
-fn grow<T: Element>(v: &mut Vec<T>, len: usize) {
-    if v.len() < len {
-        v.resize(len, T::zero());
-    }
-}
-
-impl<T: Element> Drop for Scratch<T> {
-    fn drop(&mut self) {
-        let matrices = Matrices {
-            cols: std::mem::take(&mut self.cols),
-            stage: std::mem::take(&mut self.stage),
-        };
-        // `try_with`: during thread teardown the slot may be gone already;
-        // the matrices are then simply freed.
-        let _ = SPARE.try_with(|spare| spare.borrow_mut().push(Box::new(matrices)));
-        if let Some(gather) = self.gather.take() {
-            keep_table(&self.geo, gather);
-        }
-        if let Some(scatter) = self.scatter.take() {
-            keep_table(&self.geo, scatter);
-        }
     }
 }
 
@@ -326,11 +200,11 @@ fn for_each_group<T: Element>(
     let (parallel, _) = geo.plan();
     if parallel {
         out.par_chunks_mut(group * per_sample).enumerate().for_each_init(
-            || Scratch::new(geo, patches),
+            || Scratch::new(geo, patches, true),
             |s, (g, out)| work(s, g * group, out, false),
         );
     } else {
-        let mut scratch = Scratch::new(geo, patches);
+        let mut scratch = Scratch::new(geo, patches, rayon::current_num_threads() == 1);
         for (g, out) in out.chunks_mut(group * per_sample).enumerate() {
             work(&mut scratch, g * group, out, true);
         }
@@ -417,34 +291,41 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     let (o, ckk, p) = (geo.out_channels, geo.patch_len(), geo.out_pixels());
     assert_eq!(x.len(), geo.batch * geo.sample_len(), "conv2d_forward: x");
     assert_eq!(w.len(), o * ckk, "conv2d_forward: w");
-    let w = ArrayView2::from_shape((o, ckk), w).expect("checked above");
+    let weight = ArrayView2::from_shape((o, ckk), w).expect("checked above");
     let mut y = vec![T::zero(); geo.batch * o * p];
     for_each_group(geo, &mut y, o * p, Patches::Im2col, |s, first, y, split| {
         let nb = y.len() / (o * p);
-        let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
         // into y, else into the stage and then out to each sample's slice.
+        let mut stage = std::mem::take(&mut s.stage);
+        let out = if nb == 1 {
+            &mut *y
+        } else {
+            &mut stage[..o * nb * p]
+        };
+        if !s.implicit_product(x, first, nb, w, T::zero(), out) {
+            let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
+            gemm(split, weight, cols, T::zero(), out);
+        }
         if nb == 1 {
-            gemm(split, w, cols, T::zero(), y);
             if let Some(bias) = bias {
                 for (row, &b) in y.chunks_mut(p).zip(bias) {
                     row.iter_mut().for_each(|v| *v += b);
                 }
             }
-            return;
-        }
-        let stage = &mut s.stage[..o * nb * p];
-        gemm(split, w, cols, T::zero(), stage);
-        for b in 0..nb {
-            for ch in 0..o {
-                let shift = bias.map_or(T::zero(), |bias| bias[ch]);
-                let src = &stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p];
-                let dst = &mut y[(b * o + ch) * p..(b * o + ch + 1) * p];
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = *s + shift;
+        } else {
+            for b in 0..nb {
+                for ch in 0..o {
+                    let shift = bias.map_or(T::zero(), |bias| bias[ch]);
+                    let src = &stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p];
+                    let dst = &mut y[(b * o + ch) * p..(b * o + ch + 1) * p];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = *s + shift;
+                    }
                 }
             }
         }
+        s.stage = stage;
     });
     y
 }
@@ -526,14 +407,23 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
         if geo.batch == 0 {
             return acc;
         }
-        let mut s = Scratch::new(geo, Patches::Im2col);
+        let mut s = Scratch::new(
+            geo,
+            Patches::Im2row,
+            parallel || rayon::current_num_threads() == 1,
+        );
         for gi in part * groups / parts..(part + 1) * groups / parts {
             let first = gi * group;
             let nb = group.min(geo.batch - first);
-            let rows = group_rows(geo, g, first, nb, &mut s.stage);
-            let patches = group_patches_as_rows(geo, x, first, nb, &mut s.cols, &mut s.gather);
+            let mut stage = std::mem::take(&mut s.stage);
+            let rows = group_rows(geo, g, first, nb, &mut stage);
             // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]
-            gemm(!parallel, rows, patches, T::one(), &mut acc);
+            let a = rows.as_slice().expect("row-major");
+            if !s.implicit_product(x, first, nb, a, T::one(), &mut acc) {
+                let patches = group_patches_as_rows(geo, x, first, nb, &mut s.cols, &mut s.gather);
+                gemm(!parallel, rows, patches, T::one(), &mut acc);
+            }
+            s.stage = stage;
         }
         acc
     };
@@ -547,4 +437,80 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
         total.iter_mut().zip(&part).for_each(|(t, v)| *t += *v);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{conv2d_forward, conv2d_weight_grad};
+    use crate::kernels::conv_scratch::WRITE_PATCHES_OUT;
+    use crate::kernels::patches::tests::geometry;
+    use std::sync::atomic::Ordering;
+
+    /// Values with fractional parts, so a different order of sums shows.
+    fn values(len: usize, salt: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + salt * 104_729) % 1999) as f32 / 997.0 - 1.0)
+            .collect()
+    }
+
+    /// The forward product and the weight gradient give the same bits
+    /// whether the patches are packed straight from the images (implicit
+    /// GEMM) or written out first, on one thread and on two (where W2's
+    /// convolution runs its groups in parallel): the DCGAN's layers with a
+    /// last group smaller than the others, strides, dilation, padding on
+    /// one axis only, and one output channel (which writes its patches out).
+    #[test]
+    fn packing_patches_from_the_images_gives_the_written_out_patches_bits() {
+        let with = |c, size, kernel, stride, padding, dilation, out_channels, batch| {
+            let mut geo = geometry(c, size, kernel, stride, padding, dilation);
+            geo.out_channels = out_channels;
+            geo.batch = batch;
+            geo
+        };
+        let cases = [
+            with(64, [14, 14], [4, 4], [2, 2], [1, 1], [1, 1], 128, 40),
+            with(1, [28, 28], [4, 4], [2, 2], [1, 1], [1, 1], 64, 9),
+            with(3, [9, 7], [3, 2], [1, 2], [2, 0], [1, 1], 5, 7),
+            with(2, [12, 12], [4, 4], [2, 2], [1, 1], [2, 2], 3, 3),
+            with(4, [8, 8], [3, 3], [1, 1], [1, 1], [1, 1], 1, 2),
+        ];
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for geo in cases {
+                let x = values(geo.batch * geo.sample_len(), 1);
+                let w = values(geo.out_channels * geo.patch_len(), 2);
+                let g = values(geo.batch * geo.out_channels * geo.out_pixels(), 3);
+                let bias = values(geo.out_channels, 4);
+                let both_ways = |write_out: bool| {
+                    WRITE_PATCHES_OUT.store(write_out, Ordering::Relaxed);
+                    let y = pool.install(|| conv2d_forward(&geo, &x, &w, Some(&bias)));
+                    let w_grad = pool.install(|| conv2d_weight_grad(&geo, &x, &g));
+                    WRITE_PATCHES_OUT.store(false, Ordering::Relaxed);
+                    (y, w_grad)
+                };
+                let (written, packed) = (both_ways(true), both_ways(false));
+                // The first element whose bits differ, if any.
+                let differ =
+                    |a: &[f32], b: &[f32]| a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
+                assert_eq!(written.0.len(), packed.0.len());
+                assert_eq!(
+                    differ(&written.0, &packed.0),
+                    None,
+                    "forward, {threads} threads, {geo:?}"
+                );
+                assert_eq!(
+                    differ(&written.1, &packed.1),
+                    None,
+                    "weight gradient, {threads} threads, {geo:?}"
+                );
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if !crate::kernels::gemm::implicit::packed_b_available() {
+            eprintln!("note: the portable gemm path is active, so both ways wrote the patches out");
+        }
+    }
 }

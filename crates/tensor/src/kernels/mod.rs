@@ -2,11 +2,14 @@
 //! autodiff in sight. The ops (`src/ops/`) call these for their forward
 //! passes; backward passes call the ops again.
 
+mod conv_scratch;
 pub mod elementwise;
 mod gathered_col2im;
 pub mod gemm;
 pub mod im2col;
 pub mod norm;
+#[cfg(target_arch = "x86_64")]
+mod packed_patches;
 mod patches;
 pub mod tanh;
 

@@ -398,9 +398,12 @@ pub(super) mod tests {
         }
     }
 
-    #[test]
-    fn the_padded_gather_copies_what_the_direct_im2col_copies() {
-        let cases = [
+    /// Geometries with every edge a copy can trip on: the DCGAN's two
+    /// layers, rectangular images, strides and dilations that differ per
+    /// axis, padding on one axis only, a window as large as the image, and
+    /// a 7-pixel-wide image (narrower than an 8-float move).
+    pub(in crate::kernels) fn geometries() -> Vec<ConvGeometry> {
+        vec![
             geometry(64, [14, 14], [4, 4], [2, 2], [1, 1], [1, 1]),
             geometry(1, [28, 28], [4, 4], [2, 2], [1, 1], [1, 1]),
             geometry(3, [9, 7], [3, 2], [1, 2], [2, 0], [1, 1]),
@@ -408,8 +411,13 @@ pub(super) mod tests {
             geometry(1, [5, 5], [5, 5], [1, 1], [0, 0], [1, 1]),
             geometry(3, [9, 10], [4, 4], [1, 3], [2, 1], [1, 1]),
             geometry(2, [12, 12], [4, 4], [2, 2], [1, 1], [2, 2]),
-        ];
-        for geo in cases {
+            geometry(2, [7, 7], [4, 4], [2, 2], [1, 1], [1, 1]),
+        ]
+    }
+
+    #[test]
+    fn the_padded_gather_copies_what_the_direct_im2col_copies() {
+        for geo in geometries() {
             let image: Vec<f64> = (0..geo.sample_len()).map(|i| i as f64 + 1.0).collect();
             let (rows, p) = (geo.patch_len(), geo.out_pixels());
             // Padded rows (ld > p) as when samples share the matrix, and NaN

@@ -128,22 +128,22 @@ impl Matrix {
 ///
 /// # Safety
 /// The CPU has AVX-512F; `a` is a valid `m × k` matrix, `b` a valid `k × n`
-/// one, `c` a valid writable `m × n` one with unit column stride that
+/// one (or a source of one), `c` a valid writable `m × n` one with unit column stride that
 /// overlaps neither (uninitialised is fine when `β = 0`); `k > 0`.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn sgemm_avx512(
+pub(super) unsafe fn sgemm_avx512<B: SourceB>(
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
     a: Matrix,
-    b: Matrix,
+    b: B,
     beta: f32,
     c: Out,
 ) {
     // SAFETY: forwarded; AVX-512F is enabled in this function.
-    unsafe { sgemm_blocked::<Avx512, 8, 3>(m, k, n, alpha, a, b, beta, c) }
+    unsafe { sgemm_blocked::<Avx512, 8, 3, B>(m, k, n, alpha, a, b, beta, c) }
 }
 
 /// `C ← α·A·B + β·C` with the AVX2 + FMA microkernel (6×16 tiles).
@@ -152,18 +152,18 @@ pub(super) unsafe fn sgemm_avx512(
 /// As for [`sgemm_avx512`], with AVX2 and FMA instead of AVX-512F.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn sgemm_avx2(
+pub(super) unsafe fn sgemm_avx2<B: SourceB>(
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
     a: Matrix,
-    b: Matrix,
+    b: B,
     beta: f32,
     c: Out,
 ) {
     // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
-    unsafe { sgemm_blocked::<Avx2, 6, 2>(m, k, n, alpha, a, b, beta, c) }
+    unsafe { sgemm_blocked::<Avx2, 6, 2, B>(m, k, n, alpha, a, b, beta, c) }
 }
 
 /// The output: its first element and strides, in elements.
@@ -182,28 +182,31 @@ pub(super) struct Out {
 /// As for [`sgemm_avx512`], with `S`'s instruction set.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
+unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB>(
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
     a: Matrix,
-    b: Matrix,
+    b: B,
     beta: f32,
     c: Out,
 ) {
     const { assert!(NV >= 1 && NV <= 3 && MR <= 8) };
     // A dimension of 1 (a Linear layer with one output) has loops of its own.
-    // SAFETY: forwarded from the caller.
-    if unsafe { skinny::product(m, k, n, alpha, a, b, beta, c) } {
-        return;
+    if let Some(b) = b.matrix() {
+        // SAFETY: forwarded from the caller.
+        if unsafe { skinny::product(m, k, n, alpha, a, b, beta, c) } {
+            return;
+        }
     }
     let nr = NV * S::LANES;
     let (mc_max, nc_max) = (MC_TILES * MR, NC_TILES * nr);
     // Not a closure: a closure is a function of its own, compiled without
     // this function's `#[target_feature]`s, and the vector instructions in
-    // it could then not be inlined.
-    let mut buffers = PackBuffers::take(KC * mc_max, KC * nc_max);
+    // it could then not be inlined. `B̂` has room for the 8 floats a
+    // [`PackB`] source may write past its last row.
+    let mut buffers = PackBuffers::take(KC * mc_max, KC * nc_max + PACK_SLACK);
     let (a_packed, b_packed) = buffers.floats();
     for jc in (0..n).step_by(nc_max) {
         let nc = nc_max.min(n - jc);
@@ -219,8 +222,8 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
             let one_a_block = m <= mc_max;
             if !one_a_block {
                 // SAFETY: the block lies inside `b`; `b_packed` holds
-                // KC·nc_max floats, enough for any block.
-                unsafe { pack_b::<S>(b, pc, jc, kc, nc, nr, one_a_block, b_packed) };
+                // KC·nc_max floats (and the slack), enough for any block.
+                unsafe { b.pack::<S>(pc, jc, kc, nc, nr, one_a_block, b_packed) };
             }
             for ic in (0..m).step_by(mc_max) {
                 let mc = mc_max.min(m - ic);
@@ -229,26 +232,25 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
                 for (sliver_b, jr) in (0..nc).step_by(nr).enumerate() {
                     let cols = nr.min(nc - jr);
                     let width = cols.div_ceil(S::LANES) * S::LANES;
-                    let (b_sliver, b_row_stride) = if reads_b_in_place::<S>(b, cols, one_a_block) {
-                        // SAFETY: (pc, jc + jr) is inside `b`.
-                        (unsafe { b.ptr_at(pc, jc + jr) }, b.row_stride as usize)
-                    } else if one_a_block {
-                        // SAFETY: the sliver lies inside `b`; its packed
-                        // copy takes KC·nr ≤ KC·nc_max floats.
-                        unsafe { pack_b::<S>(b, pc, jc + jr, kc, cols, nr, one_a_block, b_packed) };
-                        (b_packed.as_ptr(), width)
-                    } else {
-                        (b_packed[sliver_b * kc * nr..].as_ptr(), width)
-                    };
+                    let (b_sliver, b_row_stride) =
+                        if let Some(in_place) = b.in_place::<S>(pc, jc + jr, cols, one_a_block) {
+                            in_place
+                        } else if one_a_block {
+                            // SAFETY: the sliver lies inside `b`; its packed
+                            // copy takes KC·nr ≤ KC·nc_max floats.
+                            unsafe { b.pack::<S>(pc, jc + jr, kc, cols, nr, one_a_block, b_packed) };
+                            (b_packed.as_ptr(), width)
+                        } else {
+                            (b_packed[sliver_b * kc * nr..].as_ptr(), width)
+                        };
                     // The next sliver, if it too is read in place: the
                     // first tile of this pass fetches it row by row (see
                     // "Prefetching" above).
                     let next_cols = nr.min(nc.saturating_sub(jr + nr));
-                    let next_in_place = (next_cols > 0 && reads_b_in_place::<S>(b, next_cols, one_a_block))
-                        .then(|| {
-                            b.ptr
-                                .wrapping_offset(pc as isize * b.row_stride + (jc + jr + nr) as isize)
-                        });
+                    let next_in_place = (next_cols > 0)
+                        .then(|| b.in_place::<S>(pc, jc + jr + nr, next_cols, one_a_block))
+                        .flatten()
+                        .map(|(next, _)| next);
                     for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
                         let prefetch_b = if ir == 0 { next_in_place } else { None };
                         let a_sliver = a_packed[sliver_a * kc * MR..].as_ptr();
@@ -285,6 +287,86 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize>(
                 }
             }
         }
+    }
+}
+
+/// Floats a [`PackB`](super::implicit::PackB) source may write past the
+/// last row it packs (see there); `B̂` has this much room to spare.
+pub(super) const PACK_SLACK: usize = 8;
+
+/// Where the `B` of a product comes from: a matrix in memory ([`Matrix`]),
+/// read in place or packed by [`pack_b`], or a source that packs its own
+/// slivers and is never stored whole (`implicit.rs`).
+pub(super) trait SourceB: Copy {
+    /// The matrix, if `B` is one (products with a dimension of 1 then take
+    /// the loops of `skinny.rs`).
+    fn matrix(self) -> Option<Matrix>;
+
+    /// Where the `cols`-wide sliver of rows from `pc`, columns from `j`,
+    /// lies and its row stride, if the microkernel reads it in place
+    /// (`one_a_block`: whether `A` fits in one block). The address is
+    /// formed without being dereferenced.
+    fn in_place<S: Simd>(
+        self,
+        pc: usize,
+        j: usize,
+        cols: usize,
+        one_a_block: bool,
+    ) -> Option<(*const f32, usize)>;
+
+    /// Packs the `kc × nc` block at `(pc, jc)` into slivers of `nr`
+    /// columns, as [`pack_b`] describes, skipping slivers read in place.
+    ///
+    /// # Safety
+    /// As for [`pack_b`], and `dst` has [`PACK_SLACK`] floats to spare.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack<S: Simd>(
+        self,
+        pc: usize,
+        jc: usize,
+        kc: usize,
+        nc: usize,
+        nr: usize,
+        one_a_block: bool,
+        dst: &mut [f32],
+    );
+}
+
+impl SourceB for Matrix {
+    #[inline(always)]
+    fn matrix(self) -> Option<Matrix> {
+        Some(self)
+    }
+
+    #[inline(always)]
+    fn in_place<S: Simd>(
+        self,
+        pc: usize,
+        j: usize,
+        cols: usize,
+        one_a_block: bool,
+    ) -> Option<(*const f32, usize)> {
+        reads_b_in_place::<S>(self, cols, one_a_block).then(|| {
+            let at = self
+                .ptr
+                .wrapping_offset(pc as isize * self.row_stride + j as isize);
+            (at, self.row_stride as usize)
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn pack<S: Simd>(
+        self,
+        pc: usize,
+        jc: usize,
+        kc: usize,
+        nc: usize,
+        nr: usize,
+        one_a_block: bool,
+        dst: &mut [f32],
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { pack_b::<S>(self, pc, jc, kc, nc, nr, one_a_block, dst) }
     }
 }
 

@@ -6,13 +6,14 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `mod.rs` (this file) | the products of ndarray views, and how a product is cut among threads |
-//! | `sgemm.rs` | the raw f32 entry points ([`sgemm`], [`sgemm_on`]) and the count of their work |
+//! | `sgemm.rs` | the raw f32 entry points ([`sgemm`](fn@sgemm), [`sgemm_on`]) and the count of their work |
 //! | `isa.rs` | which path runs ([`GemmPath`]), `TENSOR_GEMM` |
 //! | `blocked.rs` | the BLIS-style loops around the microkernel: blocking sizes, packing, per-thread buffers |
 //! | `microkernel.rs` | the register tile, where the multiply-adds happen |
 //! | `pack.rs` | copying blocks of `A` and `B` into the order the microkernel reads them |
 //! | `simd.rs` | the seven vector instructions the microkernel uses, for AVX-512F and AVX2 |
 //! | `skinny.rs` | products with a dimension of 1 (a Linear layer with one output), as plain loops |
+//! | `implicit.rs` | products whose `B` packs itself, sliver by sliver, and is never stored whole (a convolution's patches) |
 //!
 //! Learners: read `microkernel.rs` first, then `blocked.rs`; the book's
 //! chapter "How a fast matrix multiply works" walks through both.
@@ -37,6 +38,8 @@
 // the portable path.
 #[cfg(target_arch = "x86_64")]
 mod blocked;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod implicit;
 mod isa;
 #[cfg(target_arch = "x86_64")]
 mod microkernel;

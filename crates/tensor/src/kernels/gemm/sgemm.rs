@@ -32,6 +32,11 @@ pub fn f32_flop_count() -> u64 {
     F32_FLOP.load(Ordering::Relaxed)
 }
 
+/// Adds a product's `2·m·k·n` to [`f32_flop_count`].
+pub(super) fn count_flops(m: usize, k: usize, n: usize) {
+    F32_FLOP.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
+}
+
 /// `C ← α·A·B + β·C` in f32, with `matrixmultiply::sgemm`'s signature: `A`
 /// is `m × k` at `a` with strides `(rsa, csa)` in elements, `B` is `k × n`,
 /// `C` is `m × n`. Runs on the calling thread, on the path
@@ -73,7 +78,7 @@ pub unsafe fn sgemm(
     rsc: isize,
     csc: isize,
 ) {
-    F32_FLOP.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
+    count_flops(m, k, n);
     // SAFETY: forwarded from the caller; the active path is available.
     unsafe {
         sgemm_on(

@@ -1,0 +1,269 @@
+//! The scratch space of the convolution kernels (`im2col.rs`): each
+//! worker's matrices and copy tables, kept by its thread between calls so
+//! that a training step neither allocates nor rebuilds them, and the choice
+//! between writing the patch matrix out and packing it straight from the
+//! images (implicit GEMM, `packed_patches.rs`).
+
+use super::gathered_col2im::GatheredCol2im;
+use super::im2col::ConvGeometry;
+#[cfg(target_arch = "x86_64")]
+use super::packed_patches::{Orientation, PatchSource};
+use super::patches::PaddedGather;
+use crate::Element;
+use std::any::Any;
+use std::cell::RefCell;
+
+/// Scratch space one worker reuses across groups.
+///
+/// The two matrices are the large part (a group's im2col matrix for W2's
+/// second convolution is 3.2 MB). They are taken from the thread's spare
+/// buffers ([`SPARE`]) and given back on drop, so that a training step does
+/// not allocate and zero them afresh for every convolution: in `perf` of W2
+/// at one thread that zeroing was 1.5% of the step (`memset`).
+pub(super) struct Scratch<T: Element> {
+    /// The group's im2col matrix `[C·KH·KW, nb·OH·OW]`.
+    pub(super) cols: Vec<T>,
+    /// A `[O, nb·OH·OW]` matrix: the gemm's output, or `ȳ` regrouped.
+    pub(super) stage: Vec<T>,
+    /// The fast im2col for this geometry (`None` if the geometry's windows
+    /// do not fit its padded image, or the caller needs no im2col; then the
+    /// direct [`im2col`](super::patches::im2col) runs).
+    pub(super) gather: Option<PaddedGather<T>>,
+    /// The fast col2im for this geometry (`None` if its offsets would
+    /// overflow, or the caller needs no col2im; then the direct [`col2im`](super::patches::col2im)
+    /// runs).
+    pub(super) scatter: Option<GatheredCol2im>,
+    /// The patches as a source the gemm packs from (implicit GEMM, see
+    /// `packed_patches.rs`), when the product can take one: f32, the
+    /// engine's own gemm, on one thread. Then `cols` and `gather` go unused.
+    #[cfg(target_arch = "x86_64")]
+    source: Option<PatchSource>,
+    /// The geometry, under which the tables go back to [`SPARE_TABLES`].
+    geo: ConvGeometry,
+}
+
+/// Which copy a convolution kernel makes: the forward product reads the
+/// patches as columns (im2col), the weight gradient's as rows (im2row),
+/// the input gradient adds them back (col2im).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Patches {
+    Im2col,
+    Im2row,
+    Col2im,
+}
+
+/// The two matrices of a [`Scratch`] while no convolution holds them.
+struct Matrices<T> {
+    cols: Vec<T>,
+    stage: Vec<T>,
+}
+
+thread_local! {
+    /// Each thread's spare [`Matrices`], one per element type that has
+    /// used them (a `Box<dyn Any>` because a `thread_local` cannot be
+    /// generic over the element type).
+    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+
+    /// Each thread's spare copy tables ([`PaddedGather`], [`GatheredCol2im`]),
+    /// under the geometry they were built for (with the batch size set to 0:
+    /// the tables do not depend on it). A training step runs the same few
+    /// convolutions again and again, so a table is built once per thread
+    /// instead of once per call, and the padded image's zero border is
+    /// written once. At most [`SPARE_TABLES_KEPT`], the oldest dropped first.
+    static SPARE_TABLES: RefCell<Vec<(ConvGeometry, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many copy tables a thread keeps (a DCGAN step uses twelve).
+const SPARE_TABLES_KEPT: usize = 16;
+
+/// A spare table of type `X` built for `geo`, for which `fits` holds, if
+/// this thread kept one.
+fn take_table<X: 'static>(geo: &ConvGeometry, fits: impl Fn(&X) -> bool) -> Option<X> {
+    let key = ConvGeometry { batch: 0, ..*geo };
+    SPARE_TABLES.with_borrow_mut(|tables| {
+        let i = tables
+            .iter()
+            .position(|(g, t)| *g == key && t.downcast_ref::<X>().is_some_and(&fits))?;
+        tables.remove(i).1.downcast::<X>().ok().map(|t| *t)
+    })
+}
+
+/// Keeps `table`, built for `geo`, for the next convolution on this thread.
+fn keep_table<X: 'static>(geo: &ConvGeometry, table: X) {
+    let key = ConvGeometry { batch: 0, ..*geo };
+    // `try_with`: during thread teardown the slot may be gone already; the
+    // table is then simply freed.
+    let _ = SPARE_TABLES.try_with(|tables| {
+        let mut tables = tables.borrow_mut();
+        if tables.len() >= SPARE_TABLES_KEPT {
+            tables.remove(0);
+        }
+        tables.push((key, Box::new(table)));
+    });
+}
+
+impl<T: Element> Scratch<T> {
+    /// Scratch for one worker of a convolution copying `patches`; its
+    /// products run on this thread alone if `serial_products`.
+    pub(super) fn new(geo: &ConvGeometry, patches: Patches, serial_products: bool) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let source = {
+            let orientation = match patches {
+                Patches::Im2col => Some(Orientation::TapsByPixels),
+                Patches::Im2row => Some(Orientation::PixelsByTaps),
+                Patches::Col2im => None,
+            };
+            let implicit = serial_products
+                && is_f32::<T>()
+                && super::gemm::implicit::packed_b_available()
+                && !writes_patches_out();
+            orientation.filter(|_| implicit).and_then(|orientation| {
+                take_table(geo, |s: &PatchSource| s.orientation() == orientation)
+                    .or_else(|| PatchSource::new(geo, orientation))
+            })
+        };
+        #[cfg(target_arch = "x86_64")]
+        let implicit = source.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        let implicit = {
+            let _ = serial_products;
+            false
+        };
+        let width = geo.group_size() * geo.out_pixels();
+        let spare = SPARE
+            .with_borrow_mut(|spare| {
+                let i = spare.iter().position(|m| m.is::<Matrices<T>>())?;
+                spare.swap_remove(i).downcast::<Matrices<T>>().ok()
+            })
+            .map(|m| *m);
+        let Matrices { mut cols, mut stage } = spare.unwrap_or(Matrices {
+            cols: Vec::new(),
+            stage: Vec::new(),
+        });
+        // Grown with zeros when too short; what a previous convolution left
+        // is overwritten before it is read (the gemms run with β = 0 or
+        // write their output first).
+        if !implicit {
+            grow(&mut cols, geo.patch_len() * width);
+        }
+        grow(&mut stage, geo.out_channels * width);
+        let gathers = patches != Patches::Col2im && !implicit;
+        Scratch {
+            cols,
+            stage,
+            gather: gathers
+                .then(|| take_table(geo, |_| true).or_else(|| PaddedGather::new(geo)))
+                .flatten(),
+            scatter: (patches == Patches::Col2im)
+                .then(|| take_table(geo, |_| true).or_else(|| GatheredCol2im::new(geo)))
+                .flatten(),
+            #[cfg(target_arch = "x86_64")]
+            source,
+            geo: *geo,
+        }
+    }
+}
+
+/// Makes `v` at least `len` long, with zeros.
+fn grow<T: Element>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::zero());
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let matrices = Matrices {
+            cols: std::mem::take(&mut self.cols),
+            stage: std::mem::take(&mut self.stage),
+        };
+        // `try_with`: during thread teardown the slot may be gone already;
+        // the matrices are then simply freed.
+        let _ = SPARE.try_with(|spare| spare.borrow_mut().push(Box::new(matrices)));
+        if let Some(gather) = self.gather.take() {
+            keep_table(&self.geo, gather);
+        }
+        if let Some(scatter) = self.scatter.take() {
+            keep_table(&self.geo, scatter);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(source) = self.source.take() {
+            keep_table(&self.geo, source);
+        }
+    }
+}
+
+/// Whether `T` is `f32`, the only type the engine's own gemm (and so
+/// implicit GEMM) multiplies.
+fn is_f32<T: Element>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
+/// `values` as `f32`, if `T` is `f32`.
+fn f32s<T: Element>(values: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (checked), so the slice is one of f32 already.
+    is_f32::<T>().then(|| unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) })
+}
+
+/// `values` as `f32`, if `T` is `f32`.
+fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as for `f32s`; the borrow is handed on.
+    is_f32::<T>()
+        .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })
+}
+
+impl<T: Element> Scratch<T> {
+    /// `out ← a · patches + β·out` (`a` and `out` row-major, the patches of
+    /// samples `first..first + nb` of `x` as the `B` of `source`), with the
+    /// patches packed straight from the images: implicit GEMM, when this
+    /// scratch has a source. `false` (nothing done) when it has not; the
+    /// caller then writes the patches out and multiplies them.
+    #[allow(unused_variables)]
+    pub(super) fn implicit_product(
+        &mut self,
+        x: &[T],
+        first: usize,
+        nb: usize,
+        a: &[T],
+        beta: T,
+        out: &mut [T],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(source), Some(x), Some(a), Some(out)) =
+            (self.source.as_mut(), f32s(x), f32s(a), f32s_mut(out))
+            && source.load(x, first, nb)
+            && implicit_fits(source, a.len())
+        {
+            let beta = beta.to_f64() as f32; // exact: T is f32
+            super::gemm::implicit::sgemm_packed_b(1.0, a, source, beta, out);
+            return true;
+        }
+        false
+    }
+}
+
+/// Whether a product of `a_len` floats of `A` by `source` goes through the
+/// blocked loops, as its written-out twin does: a product with a dimension
+/// of 1 (one output channel, say) takes loops of its own when its `B` is a
+/// matrix (`gemm/skinny.rs`), so the patches are then written out, and the
+/// two ways give the same bits.
+#[cfg(target_arch = "x86_64")]
+fn implicit_fits(source: &PatchSource, a_len: usize) -> bool {
+    use super::gemm::implicit::PackB;
+    let (k, n) = source.shape();
+    n > 1 && a_len > k
+}
+
+/// Tests set this to make every convolution write its patches out, so that
+/// they can compare both ways (always `false` outside tests).
+#[cfg(test)]
+pub(super) static WRITE_PATCHES_OUT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn writes_patches_out() -> bool {
+    #[cfg(test)]
+    return WRITE_PATCHES_OUT.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(test))]
+    false
+}
