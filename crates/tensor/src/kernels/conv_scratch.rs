@@ -9,6 +9,8 @@ use super::im2col::ConvGeometry;
 #[cfg(target_arch = "x86_64")]
 use super::packed_patches::{Orientation, PatchSource};
 use super::patches::PaddedGather;
+#[cfg(target_arch = "x86_64")]
+use super::phase_col2im::PhaseCol2im;
 use crate::Element;
 use std::any::Any;
 use std::cell::RefCell;
@@ -33,6 +35,10 @@ pub(super) struct Scratch<T: Element> {
     /// overflow, or the caller needs no col2im; then the direct [`col2im`](super::patches::col2im)
     /// runs).
     pub(super) scatter: Option<GatheredCol2im>,
+    /// The f32 col2im through stride phases, when the caller needs a col2im
+    /// of f32 and the CPU has AVX2 (then `scatter` is `None`).
+    #[cfg(target_arch = "x86_64")]
+    pub(super) phases: Option<PhaseCol2im>,
     /// The patches as a source the gemm packs from (implicit GEMM, see
     /// `packed_patches.rs`), when the product can take one: f32, the
     /// engine's own gemm, on one thread. Then `cols` and `gather` go unused.
@@ -124,6 +130,14 @@ impl<T: Element> Scratch<T> {
         };
         #[cfg(target_arch = "x86_64")]
         let implicit = source.is_some();
+        #[cfg(target_arch = "x86_64")]
+        let phases = (patches == Patches::Col2im && is_f32::<T>())
+            .then(|| take_table(geo, |_| true).or_else(|| PhaseCol2im::new(geo)))
+            .flatten();
+        #[cfg(target_arch = "x86_64")]
+        let scatters = patches == Patches::Col2im && phases.is_none();
+        #[cfg(not(target_arch = "x86_64"))]
+        let scatters = patches == Patches::Col2im;
         #[cfg(not(target_arch = "x86_64"))]
         let implicit = {
             let _ = serial_products;
@@ -154,9 +168,11 @@ impl<T: Element> Scratch<T> {
             gather: gathers
                 .then(|| take_table(geo, |_| true).or_else(|| PaddedGather::new(geo)))
                 .flatten(),
-            scatter: (patches == Patches::Col2im)
+            scatter: scatters
                 .then(|| take_table(geo, |_| true).or_else(|| GatheredCol2im::new(geo)))
                 .flatten(),
+            #[cfg(target_arch = "x86_64")]
+            phases,
             #[cfg(target_arch = "x86_64")]
             source,
             geo: *geo,
@@ -189,6 +205,10 @@ impl<T: Element> Drop for Scratch<T> {
         #[cfg(target_arch = "x86_64")]
         if let Some(source) = self.source.take() {
             keep_table(&self.geo, source);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(phases) = self.phases.take() {
+            keep_table(&self.geo, phases);
         }
     }
 }
@@ -265,5 +285,22 @@ fn writes_patches_out() -> bool {
     #[cfg(test)]
     return WRITE_PATCHES_OUT.load(std::sync::atomic::Ordering::Relaxed);
     #[cfg(not(test))]
+    false
+}
+
+/// col2im through `phases` ([`PhaseCol2im`]), if there is one (then `T`
+/// is f32): adds the entries of `cols` (rows `ld` apart) onto `image`.
+/// `false` (nothing done) otherwise.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn phase_col2im<T: Element>(
+    phases: &mut Option<PhaseCol2im>,
+    cols: &[T],
+    ld: usize,
+    image: &mut [T],
+) -> bool {
+    if let (Some(phases), Some(cols), Some(image)) = (phases.as_mut(), f32s(cols), f32s_mut(image)) {
+        phases.col2im(cols, ld, image);
+        return true;
+    }
     false
 }

@@ -99,7 +99,7 @@ const TARGET_COLUMNS: usize = 512;
 /// The input gradient computes its im2col-shaped product this many rows
 /// (kernel taps × channels) at a time, and adds each block back onto the
 /// image before the next: 128 rows × 784 columns is 400 KB, which is still
-/// in the level-2 cache when col2im reads it (see `gathered_col2im.rs`). The
+/// in the level-2 cache when col2im reads it (see `phase_col2im.rs`). The
 /// weight block is one `A` block of the gemm (`MC` = 128 rows), so the
 /// product costs the same in pieces.
 const COL2IM_BLOCK_ROWS: usize = 128;
@@ -370,6 +370,10 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
             for b in 0..nb {
                 let start = b * len + c0 * plane;
                 let image = &mut x[start..start + cb * plane];
+                #[cfg(target_arch = "x86_64")]
+                if super::conv_scratch::phase_col2im(&mut s.phases, &cols[b * p..], nb * p, image) {
+                    continue;
+                }
                 match &mut s.scatter {
                     Some(scatter) => scatter.col2im(&cols[b * p..], nb * p, image),
                     None => col2im(

@@ -11,6 +11,8 @@ pub mod norm;
 #[cfg(target_arch = "x86_64")]
 mod packed_patches;
 mod patches;
+#[cfg(target_arch = "x86_64")]
+mod phase_col2im;
 pub mod tanh;
 
 pub(crate) use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};

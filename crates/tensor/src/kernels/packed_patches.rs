@@ -39,7 +39,7 @@
 
 use super::gemm::implicit::PackB;
 use super::im2col::ConvGeometry;
-use std::arch::x86_64::{_mm256_loadu_ps, _mm256_storeu_ps};
+use std::arch::x86_64::*;
 
 /// Which way round the gemm reads the patch matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,10 +232,11 @@ impl PatchSource {
                     // `px · plane` further on.
                     let start = (row % sy) * sx * plane + (row / sy) * phase_width;
                     let dst = &mut phases[start..];
-                    if VECTOR && w >= 8 && sx <= 2 {
-                        // SAFETY: AVX2 is enabled (caller's contract); the
-                        // row has at least 8 floats.
-                        unsafe { copy_row_avx2(src, dst, pw, sx, plane) };
+                    if VECTOR {
+                        // SAFETY: AVX2 is enabled (caller's contract); `src`
+                        // is the row's `w` floats, which `move_row` only
+                        // reads when moving in.
+                        unsafe { move_row::<true>(dst, src.as_ptr().cast_mut(), w, pw, sx, plane) };
                     } else {
                         for (col, &v) in src.iter().enumerate() {
                             let q = col + pw;
@@ -248,55 +249,85 @@ impl PatchSource {
     }
 }
 
-/// One image row into its place, 8 floats at a time (the last 8 overlap
-/// the previous ones when the length is not a multiple of 8; they write
-/// the same values again): for a column split `sx` of 1, a plain copy to
-/// `dst[pw..]`; for 2, each 8 floats are sorted into their 4 even and 4
-/// odd columns (one permute) and stored into the two column phases,
-/// `plane` floats apart.
+/// Moves one image row between `row` and its place in the phase planes
+/// (`phases` starting at the row's place in column phase 0; phase `px` is
+/// `px·plane` further): into the phases if `IN`, out of them otherwise.
+/// Image column `x` is padded column `x + pw`, in column phase
+/// `(x + pw) mod sx` at `⌊(x + pw) / sx⌋`. Rows of 8 or more with a split
+/// of 1 or 2 go 8 floats at a time (the last 8 overlapping the ones before
+/// when the length is not a multiple of 8; they move the same values
+/// again); others one by one.
+///
+/// Shared by [`PatchSource`] (in) and the phase col2im (in and out).
 ///
 /// # Safety
-/// Runs inside a function with AVX2 enabled; `src.len() ≥ 8`; `sx` is 1
-/// or 2; `dst` holds the row's place in every column phase.
+/// Runs inside a function with AVX2 enabled; `row` is valid for reading
+/// `w` floats, and for writing them when not `IN`.
 #[inline(always)]
-unsafe fn copy_row_avx2(src: &[f32], dst: &mut [f32], pw: usize, sx: usize, plane: usize) {
-    use std::arch::x86_64::{
-        _mm_storeu_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_permutevar8x32_ps,
-        _mm256_setr_epi32,
-    };
-    let w = src.len();
-    let last = w - 8;
-    let mut col = 0;
-    loop {
-        let at = col.min(last);
-        let q = at + pw;
-        // SAFETY: src[at..at + 8] is inside the row; every store lands on
-        // the row's own place in a phase plane: columns q.. of phase 0 (sx = 1),
-        // or ⌊q/2⌋.. and ⌊(q+1)/2⌋.. of the two phases, 4 floats each,
-        // inside the row (the caller's `dst`, which bounds-checks the
-        // starting index by slicing).
-        unsafe {
-            let v = _mm256_loadu_ps(src[at..at + 8].as_ptr());
-            if sx == 1 {
-                _mm256_storeu_ps(dst[q..q + 8].as_mut_ptr(), v);
-            } else {
-                // Lanes 0, 2, 4, 6 (padded columns q, q+2, …, one phase)
-                // to the low half, lanes 1, 3, 5, 7 (q+1, q+3, …, the
-                // other) to the high half.
-                let sorted = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
-                let low = (q % 2) * plane + q / 2;
-                let high = ((q + 1) % 2) * plane + q.div_ceil(2);
-                _mm_storeu_ps(dst[low..low + 4].as_mut_ptr(), _mm256_castps256_ps128(sorted));
-                _mm_storeu_ps(
-                    dst[high..high + 4].as_mut_ptr(),
-                    _mm256_extractf128_ps::<1>(sorted),
-                );
+pub(super) unsafe fn move_row<const IN: bool>(
+    phases: &mut [f32],
+    row: *mut f32,
+    w: usize,
+    pw: usize,
+    sx: usize,
+    plane: usize,
+) {
+    if w < 8 || sx > 2 {
+        for x in 0..w {
+            let q = x + pw;
+            let at = (q % sx) * plane + q / sx;
+            // SAFETY: x < w, inside `row` (caller's contract).
+            unsafe {
+                if IN {
+                    phases[at] = *row.add(x);
+                } else {
+                    *row.add(x) = phases[at];
+                }
             }
         }
-        if at == last {
+        return;
+    }
+    let mut x = 0;
+    loop {
+        let at = x.min(w - 8);
+        let q = at + pw;
+        // SAFETY: the 8 floats of `row` from `at ≤ w − 8` are inside it
+        // (written only when not IN); the phase accesses are slices of
+        // `phases` (bounds-checked), inside the row's place in its phases.
+        // AVX2 is enabled (caller's contract).
+        unsafe {
+            let image = row.add(at);
+            if sx == 1 {
+                let place = phases[q..q + 8].as_mut_ptr();
+                if IN {
+                    _mm256_storeu_ps(place, _mm256_loadu_ps(image));
+                } else {
+                    _mm256_storeu_ps(image, _mm256_loadu_ps(place));
+                }
+            } else {
+                // Lanes 0, 2, 4, 6 are padded columns q, q + 2, … (one
+                // phase), lanes 1, 3, 5, 7 the columns between (the other).
+                let (first, second) = ((q % 2) * plane + q / 2, ((q + 1) % 2) * plane + q.div_ceil(2));
+                let first = phases[first..first + 4].as_mut_ptr();
+                let second = phases[second..second + 4].as_mut_ptr();
+                if IN {
+                    let split = _mm256_permutevar8x32_ps(
+                        _mm256_loadu_ps(image),
+                        _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7),
+                    );
+                    _mm_storeu_ps(first, _mm256_castps256_ps128(split));
+                    _mm_storeu_ps(second, _mm256_extractf128_ps::<1>(split));
+                } else {
+                    let halves = _mm256_set_m128(_mm_loadu_ps(second), _mm_loadu_ps(first));
+                    let merged = _mm256_permutevar8x32_ps(halves, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+                    _mm256_storeu_ps(image, merged);
+                }
+            }
+        }
+        if at == w - 8 {
             break;
         }
-        col += 8;
+        x += 8;
     }
 }
 
