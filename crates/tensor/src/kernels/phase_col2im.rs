@@ -9,8 +9,9 @@
 //! is a scattered read-modify-write, and the other way round
 //! ([`GatheredCol2im`](super::gathered_col2im::GatheredCol2im), every pixel
 //! gathering its entries) costs a 16-lane gather per 16 entries, which is
-//! slow on x86 (5.6–5.8% of a W2 step at one thread in `perf`, AMD EPYC
-//! Zen 4).
+//! slow on x86: 5.6–6.4% of a W2 step at one thread (`perf record` of
+//! `gan-mnist bench --workload dcgan --threads 1`, AMD EPYC Zen 4, five
+//! runs; mean 5.9%).
 //!
 //! ## Stride phases
 //! Store one channel of the padded image split by stride phase, as
@@ -31,14 +32,17 @@
 //! so the same bits. Entries that land on the padding are added there and
 //! never read.
 //!
-//! Measured the same way: 4.1–4.2% of the step. The runs still wait on
+//! Measured the same way, alternated with those runs: 4.1–6.4% of the
+//! step (five runs, mean 4.9%; the shares of these loops move by a point
+//! from run to run on this shared machine). The runs still wait on
 //! memory now and then: the run of tap `(kh, kw + 2)` lands one float to
 //! the side of tap `(kh, kw)`'s, whose store is then often still on its
 //! way, and a store cannot be forwarded to a load that straddles it. A
 //! version that held each 8 floats of a phase row in a register while all
 //! their runs were added (one load and one store each, no overlap) was
-//! slower, 4.5–4.7%: each add then waited for the one before, and a table
-//! of which run lands where had to be read alongside.
+//! no faster, 4.5–4.7% in the two runs alternated with ones of this
+//! version at 4.1–4.2%: each add then waited for the one before, and a
+//! table of which run lands where had to be read alongside.
 
 use super::im2col::ConvGeometry;
 use super::packed_patches::move_row;
