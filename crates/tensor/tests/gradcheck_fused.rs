@@ -1,6 +1,7 @@
 //! The fused ops and fast-path kernels added for training speed: first- and
 //! second-derivative checks of `linear`, of BatchNorm's normalisation
-//! (`batch_normalize`) and of the fused binary cross-entropy on logits
+//! (`batch_normalize`) and affine step (`channel_affine`), and of the fused
+//! binary cross-entropy on logits
 //! (`bce_with_logits`), and their values (including the strided broadcast
 //! loops, the per-channel sums and the parallel paths) against the plain
 //! composed ops or direct loops, with bitwise reproducibility on a fixed
@@ -269,5 +270,91 @@ fn batch_normalize_backward_without_a_graph_gives_the_composed_formulas_bits() {
         .to_vec();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&kernel), bits(&composed), "shape {shape:?}");
+    }
+}
+
+#[test]
+fn channel_affine_first_and_second_derivatives() {
+    let mut r = rng(50);
+    // Through a nonlinearity, so the second derivative sees every input:
+    // [N, C, H, W] and [N, C].
+    check(
+        "channel_affine [N, C, H, W] then tanh",
+        |xs| Ok(xs[0].channel_affine(&xs[1], &xs[2])?.tanh()),
+        &[
+            randn(&[3, 2, 2, 3], &mut r),
+            randn(&[2], &mut r),
+            randn(&[2], &mut r),
+        ],
+    );
+    check(
+        "channel_affine [N, C] squared",
+        |xs| {
+            let y = xs[0].channel_affine(&xs[1], &xs[2])?;
+            y.mul(&y)
+        },
+        &[randn(&[5, 3], &mut r), randn(&[3], &mut r), randn(&[3], &mut r)],
+    );
+    // Bad shapes are errors that name the op and the shapes, not panics.
+    let x = randn(&[4, 3, 2], &mut r);
+    let e = x
+        .channel_affine(&randn(&[4], &mut r), &randn(&[3], &mut r))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("channel_affine") && e.contains("weight") && e.contains("[4]"),
+        "{e}"
+    );
+    let e = randn(&[3], &mut r)
+        .channel_affine(&randn(&[3], &mut r), &randn(&[3], &mut r))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("channel_affine") && e.contains("[3]"), "{e}");
+}
+
+#[test]
+fn channel_affine_gives_the_bits_of_a_broadcast_multiply_and_add() {
+    // Values and all three gradients, against x·γ + β in broadcast tensor
+    // ops (their backward sums down to the channels with `sum_to`), in f32
+    // where a different order of additions shows: serial and parallel
+    // sizes, a single channel (whose values the sums read as one run), and
+    // [N, C] as BatchNorm1d gives it.
+    let mut r = rng(51);
+    let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[16, 24, 9, 11], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for shape in shapes {
+        let f32s = |dims: &[usize], r: &mut _| {
+            let t: Tensor<f64> = randn(dims, r);
+            Tensor::<f32>::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), dims)
+                .unwrap()
+                .with_requires_grad()
+        };
+        let channels = [shape[1]];
+        let (x, w, b, g) = (
+            f32s(shape, &mut r),
+            f32s(&channels, &mut r),
+            f32s(&channels, &mut r),
+            f32s(shape, &mut r),
+        );
+        let mut view = vec![1; shape.len()];
+        view[1] = shape[1];
+        let grads = |fused: bool| {
+            for t in [&x, &w, &b] {
+                t.zero_grad();
+            }
+            let y = if fused {
+                x.channel_affine(&w, &b).unwrap()
+            } else {
+                x.mul(&w.reshape(&view).unwrap())
+                    .unwrap()
+                    .add(&b.reshape(&view).unwrap())
+                    .unwrap()
+            };
+            // Σ(y·g) hands g to the op's backward unchanged.
+            y.mul(&g.detach()).unwrap().sum().backward().unwrap();
+            let grad = |t: &Tensor<f32>| bits(&t.grad().unwrap().to_vec());
+            (bits(&y.to_vec()), grad(&x), grad(&w), grad(&b))
+        };
+        assert_eq!(grads(true), grads(false), "shape {shape:?}");
     }
 }

@@ -76,9 +76,9 @@ impl<T: Element> BatchNorm<T> {
             let var = self.running_var.reshape(&channel_shape)?;
             x.sub(&mean)?.div(&var.add_scalar(T::from_f64(self.eps)).sqrt())?
         };
-        normalized
-            .mul(&self.weight.reshape(&channel_shape)?)?
-            .add(&self.bias.reshape(&channel_shape)?)
+        // γ and β: one op, with the values and gradients of a broadcast
+        // multiply and add.
+        normalized.channel_affine(&self.weight, &self.bias)
     }
 
     fn update_running_stats(&self, mean: &Tensor<T>, var: &Tensor<T>, count: usize) -> Result<()> {

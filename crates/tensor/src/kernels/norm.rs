@@ -57,18 +57,48 @@ pub fn channel_shift_scale<T: Element>(
     shift: &[T],
     scale: &[T],
 ) -> Vec<T> {
+    map_channels(x, channels, plane, shift, scale, |v, m, s| (v - m) * s)
+}
+
+/// `x·scale[c] + shift[c]` for every value of channel `c` of a row-major
+/// `[N, C, S]` slice, as a new vector: BatchNorm's affine step (γ, β)
+/// after the normalisation. The product is rounded before the sum, so
+/// the result is that of a broadcast multiply and then a broadcast add.
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn channel_scale_shift<T: Element>(
+    x: &[T],
+    channels: usize,
+    plane: usize,
+    scale: &[T],
+    shift: &[T],
+) -> Vec<T> {
+    map_channels(x, channels, plane, scale, shift, |v, g, b| v * g + b)
+}
+
+/// `f(x, a[c], b[c])` for every value of channel `c` of a row-major
+/// `[N, C, S]` slice, as a new vector, in parallel for large inputs.
+fn map_channels<T: Element>(
+    x: &[T],
+    channels: usize,
+    plane: usize,
+    a: &[T],
+    b: &[T],
+    f: impl Fn(T, T, T) -> T + Sync,
+) -> Vec<T> {
     assert!(
-        shift.len() == channels && scale.len() == channels,
-        "channel_shift_scale: per-channel values"
+        a.len() == channels && b.len() == channels,
+        "map_channels: per-channel values"
     );
-    assert_eq!(x.len() % (channels * plane).max(1), 0, "channel_shift_scale: x");
+    assert_eq!(x.len() % (channels * plane).max(1), 0, "map_channels: x");
     if plane == 0 {
         return Vec::new();
     }
     let row = |(r, (o, v)): (usize, (&mut [MaybeUninit<T>], &[T]))| {
-        let (m, s) = (shift[r % channels], scale[r % channels]);
+        let (a, b) = (a[r % channels], b[r % channels]);
         for (o, &v) in o.iter_mut().zip(v) {
-            o.write((v - m) * s);
+            o.write(f(v, a, b));
         }
     };
     filled(x.len(), |out| {
@@ -85,6 +115,43 @@ pub fn channel_shift_scale<T: Element>(
                 .for_each(row);
         }
     })
+}
+
+/// `(scalē, shift̄)`, one value per channel.
+pub type ScaleShiftGrads<T> = (Vec<T>, Vec<T>);
+
+/// The gradients of [`channel_scale_shift`] for `g` (ȳ), all row-major
+/// `[N, C, S]`: `x̄ = ȳ·scale[c]` if `want_x`, and per channel
+/// `scalē[c] = Σ ȳ·x` and `shift̄[c] = Σ ȳ` if `want_params`.
+///
+/// Two passes over the batch (the sums, then `x̄`) and no intermediate
+/// arrays, instead of the four passes and two arrays of a broadcast
+/// multiply's and add's backward (`ȳ·scale`, `ȳ·x`, and two sums down to
+/// the channels), with their bits: each product rounded first, the sums in `sum_to_shape`'s
+/// order (the channel's `N` rows one after the other with [`sum_slice`]'s
+/// order within a row, or, with a single channel, all its values as one
+/// run).
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn channel_scale_shift_grad<T: Element>(
+    g: &[T],
+    x: &[T],
+    (batch, channels, plane): (usize, usize, usize),
+    scale: &[T],
+    (want_x, want_params): (bool, bool),
+) -> (Option<Vec<T>>, Option<ScaleShiftGrads<T>>) {
+    assert!(
+        g.len() == batch * channels * plane && x.len() == g.len() && scale.len() == channels,
+        "channel_scale_shift_grad: lengths"
+    );
+    let params = want_params.then(|| {
+        let (sum_g, sum_gx) = channel_sums(g, x, batch, channels, plane);
+        (sum_gx, sum_g)
+    });
+    let zeros = vec![T::zero(); channels];
+    let grad_x = want_x.then(|| map_channels(g, channels, plane, scale, &zeros, |v, s, _| v * s));
+    (grad_x, params)
 }
 
 /// BatchNorm's input gradient, `x̄ = (ḡ − mean(ḡ) − x̂·mean(ḡ·x̂))·r` per
@@ -120,28 +187,10 @@ pub fn channel_normalize_grad<T: Element>(
         "channel_normalize_grad: an empty channel has no mean"
     );
     let per_value = T::one() / T::from_f64((batch * plane) as f64);
-    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel, summed in runs as
-    // `sum_to_shape` sums them: the channel's `N` rows one after the other,
-    // or, with a single channel, whose values are contiguous, all at once.
-    let (runs, run) = if channels == 1 {
-        (1, batch * plane)
-    } else {
-        (batch, plane)
-    };
-    let means = |c: usize| {
-        let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
-        for n in 0..runs {
-            let at = (n * channels + c) * run..(n * channels + c + 1) * run;
-            sum_g += sum_slice(&g[at.clone()]);
-            sum_gx += sum_of_products(&g[at.clone()], &x_hat[at]);
-        }
-        (sum_g * per_value, sum_gx * per_value)
-    };
-    let (mean_g, mean_gx): (Vec<T>, Vec<T>) = if g.len() >= PARALLEL_THRESHOLD {
-        (0..channels).into_par_iter().map(means).unzip()
-    } else {
-        (0..channels).map(means).unzip()
-    };
+    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel.
+    let (sum_g, sum_gx) = channel_sums(g, x_hat, batch, channels, plane);
+    let mean_g: Vec<T> = sum_g.iter().map(|&s| s * per_value).collect();
+    let mean_gx: Vec<T> = sum_gx.iter().map(|&s| s * per_value).collect();
     // Pass 2: every value of x̄, row `r` of `[N·C, S]` in channel `r mod C`.
     let row = |(r, out): (usize, &mut [MaybeUninit<T>])| {
         let c = r % channels;
@@ -161,6 +210,39 @@ pub fn channel_normalize_grad<T: Element>(
             out.chunks_mut(plane).enumerate().for_each(row);
         }
     })
+}
+
+/// Per channel of row-major `[N, C, S]` slices `g` and `x`: `Σ g` and
+/// `Σ g·x` (each product rounded first), summed as `sum_to_shape` sums a
+/// channel down: its `N` rows one after the other, each in [`sum_slice`]'s
+/// order, or, with a single channel, whose values are contiguous, all of
+/// them as one run. Channels run in parallel for large inputs.
+fn channel_sums<T: Element>(
+    g: &[T],
+    x: &[T],
+    batch: usize,
+    channels: usize,
+    plane: usize,
+) -> (Vec<T>, Vec<T>) {
+    let (runs, run) = if channels == 1 {
+        (1, batch * plane)
+    } else {
+        (batch, plane)
+    };
+    let sums = |c: usize| {
+        let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
+        for n in 0..runs {
+            let at = (n * channels + c) * run..(n * channels + c + 1) * run;
+            sum_g += sum_slice(&g[at.clone()]);
+            sum_gx += sum_of_products(&g[at.clone()], &x[at]);
+        }
+        (sum_g, sum_gx)
+    };
+    if g.len() >= PARALLEL_THRESHOLD {
+        (0..channels).into_par_iter().map(sums).unzip()
+    } else {
+        (0..channels).map(sums).unzip()
+    }
 }
 
 /// `Σ a_i·b_i` in [`sum_slice`]'s order, each product rounded first: the
