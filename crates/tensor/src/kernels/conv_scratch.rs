@@ -156,7 +156,9 @@ impl<T: Element> Scratch<T> {
         });
         // Grown with zeros when too short; what a previous convolution left
         // is overwritten before it is read (the gemms run with β = 0 or
-        // write their output first).
+        // write their output first). With a patch source, `cols` is grown
+        // only if a product writes its patches out after all
+        // (`grow_cols`).
         if !implicit {
             grow(&mut cols, geo.patch_len() * width);
         }
@@ -177,6 +179,20 @@ impl<T: Element> Scratch<T> {
             source,
             geo: *geo,
         }
+    }
+}
+
+impl<T: Element> Scratch<T> {
+    /// Makes `cols` hold a group's im2col matrix: for a product that
+    /// writes its patches out although this scratch has a patch source
+    /// (one its source declined, see `implicit_fits`), whose `cols` was not
+    /// grown up front.
+    pub(super) fn grow_cols(&mut self) {
+        let geo = self.geo;
+        grow(
+            &mut self.cols,
+            geo.patch_len() * geo.group_size() * geo.out_pixels(),
+        );
     }
 }
 

@@ -304,6 +304,7 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
             &mut stage[..o * nb * p]
         };
         if !s.implicit_product(x, first, nb, w, T::zero(), out) {
+            s.grow_cols();
             let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
             gemm(split, weight, cols, T::zero(), out);
         }
@@ -424,6 +425,7 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
             // acc[O, CKK] += G[O, nb·P] · colsᵀ[nb·P, CKK]
             let a = rows.as_slice().expect("row-major");
             if !s.implicit_product(x, first, nb, a, T::one(), &mut acc) {
+                s.grow_cols();
                 let patches = group_patches_as_rows(geo, x, first, nb, &mut s.cols, &mut s.gather);
                 gemm(!parallel, rows, patches, T::one(), &mut acc);
             }
@@ -479,11 +481,13 @@ mod tests {
             with(4, [8, 8], [3, 3], [1, 1], [1, 1], [1, 1], 1, 2),
         ];
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
             for geo in cases {
+                // Fresh threads for every case, whose scratch space starts
+                // empty, as a process's first convolution finds it.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 let x = values(geo.batch * geo.sample_len(), 1);
                 let w = values(geo.out_channels * geo.patch_len(), 2);
                 let g = values(geo.batch * geo.out_channels * geo.out_pixels(), 3);
@@ -495,7 +499,9 @@ mod tests {
                     WRITE_PATCHES_OUT.store(false, Ordering::Relaxed);
                     (y, w_grad)
                 };
-                let (written, packed) = (both_ways(true), both_ways(false));
+                // Packed first, on the fresh threads.
+                let packed = both_ways(false);
+                let written = both_ways(true);
                 // The first element whose bits differ, if any.
                 let differ =
                     |a: &[f32], b: &[f32]| a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
