@@ -70,16 +70,18 @@ thread_local! {
     /// generic over the element type).
     static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 
-    /// Each thread's spare copy tables ([`PaddedGather`], [`GatheredCol2im`]),
-    /// under the geometry they were built for (with the batch size set to 0:
-    /// the tables do not depend on it). A training step runs the same few
+    /// Each thread's spare copy tables ([`PaddedGather`], [`GatheredCol2im`],
+    /// and on x86-64 `PatchSource` and `PhaseCol2im`), under the geometry
+    /// they were built for (with the batch size set to 0: the tables do not
+    /// depend on it). A training step runs the same few
     /// convolutions again and again, so a table is built once per thread
     /// instead of once per call, and the padded image's zero border is
     /// written once. At most [`SPARE_TABLES_KEPT`], the oldest dropped first.
     static SPARE_TABLES: RefCell<Vec<(ConvGeometry, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// How many copy tables a thread keeps (a DCGAN step uses twelve).
+/// How many copy tables a thread keeps (a DCGAN step in f32 on x86-64 uses
+/// six: two patch sources and a col2im for each of its two geometries).
 const SPARE_TABLES_KEPT: usize = 16;
 
 /// A spare table of type `X` built for `geo`, for which `fits` holds, if
