@@ -23,7 +23,9 @@
 //! With stride 2, neighbouring output pixels read every other column of
 //! the padded image, so a row of the forward product's patch matrix
 //! (one tap, consecutive pixels) would be a gather, which is slow on
-//! x86 (AVX-512's 16-lane gather was the whole cost of im2col). So the
+//! x86 (writing im2col's gathers into a cache-resident buffer instead of
+//! the matrix saved almost nothing: the gathers themselves were the cost,
+//! README "What bounds W2"). So the
 //! padded image is stored split into *stride phases*: for stride 2, its
 //! even columns, then its odd columns (and likewise for rows), each a
 //! smaller plane of its own. Output pixel `ow` and tap `kw` then read
