@@ -269,8 +269,8 @@ impl<T: Element> Scratch<T> {
         #[cfg(target_arch = "x86_64")]
         if let (Some(source), Some(x), Some(a), Some(out)) =
             (self.source.as_mut(), f32s(x), f32s(a), f32s_mut(out))
+            && implicit_fits(source, nb, a.len())
             && source.load(x, first, nb)
-            && implicit_fits(source, a.len())
         {
             let beta = beta.to_f64() as f32; // exact: T is f32
             super::gemm::implicit::sgemm_packed_b(1.0, a, source, beta, out);
@@ -280,15 +280,15 @@ impl<T: Element> Scratch<T> {
     }
 }
 
-/// Whether a product of `a_len` floats of `A` by `source` goes through the
-/// blocked loops, as its written-out twin does: a product with a dimension
-/// of 1 (one output channel, say) takes loops of its own when its `B` is a
-/// matrix (`gemm/skinny.rs`), so the patches are then written out, and the
-/// two ways give the same bits.
+/// Whether a product of `a_len` floats of `A` by `source`'s patches of
+/// `samples` samples goes through the blocked loops, as its written-out
+/// twin does: a product with a dimension of 1 (one output channel, say)
+/// takes loops of its own when its `B` is a matrix (`gemm/skinny.rs`), so
+/// the patches are then written out (and not loaded first), and the two
+/// ways give the same bits.
 #[cfg(target_arch = "x86_64")]
-fn implicit_fits(source: &PatchSource, a_len: usize) -> bool {
-    use super::gemm::implicit::PackB;
-    let (k, n) = source.shape();
+fn implicit_fits(source: &PatchSource, samples: usize, a_len: usize) -> bool {
+    let (k, n) = source.shape_for(samples);
     n > 1 && a_len > k
 }
 

@@ -67,11 +67,10 @@ const SLACK: usize = 8;
 pub(crate) struct PatchSource {
     geo: ConvGeometry,
     orientation: Orientation,
-    /// Phases per axis: the stride for [`Orientation::TapsByPixels`], else 1.
-    split: [usize; 2],
-    /// Rows and columns of one phase plane.
-    phase_size: [usize; 2],
-    /// Floats per sample in `images`: `C · split[0] · split[1]` phase planes.
+    /// How one channel is stored: split by the stride for
+    /// [`Orientation::TapsByPixels`], whole (a split of 1) otherwise.
+    layout: PhaseLayout,
+    /// Floats per sample in `images`: `C` channels of `layout`.
     sample_len: usize,
     /// The loaded samples, padded and split, then [`SLACK`] zeros. The
     /// floats that stand for padding are zero from the start and never
@@ -87,6 +86,16 @@ pub(crate) struct PatchSource {
 }
 
 impl PatchSource {
+    /// `(k, n)` of the patch matrix of `samples` samples, as the gemm
+    /// reads it.
+    pub(crate) fn shape_for(&self, samples: usize) -> (usize, usize) {
+        let (taps, pixels) = (self.geo.patch_len(), samples * self.geo.out_pixels());
+        match self.orientation {
+            Orientation::TapsByPixels => (taps, pixels),
+            Orientation::PixelsByTaps => (pixels, taps),
+        }
+    }
+
     /// Which way round the gemm reads this source.
     pub(crate) fn orientation(&self) -> Orientation {
         self.orientation
@@ -95,53 +104,32 @@ impl PatchSource {
     /// The source for `geo` read as `orientation`, or `None` if some window
     /// reaches past the padded image (a geometry the ops never build).
     pub(crate) fn new(geo: &ConvGeometry, orientation: Orientation) -> Option<Self> {
-        let [ph, pw] = geo.padding;
-        let padded = [geo.in_size[0] + 2 * ph, geo.in_size[1] + 2 * pw];
-        let [oh, ow] = geo.out_size;
-        let [kh, kw] = geo.kernel;
-        let (stride, dilation) = (geo.stride, geo.dilation);
-        if oh == 0 || ow == 0 || kh == 0 || kw == 0 || geo.in_channels == 0 {
-            return None;
-        }
-        let fits = (0..2).all(|axis| {
-            let last = [oh, ow][axis] - 1;
-            last * stride[axis] + ([kh, kw][axis] - 1) * dilation[axis] < padded[axis]
-        });
-        if !fits {
-            return None;
-        }
         let split = match orientation {
-            Orientation::TapsByPixels => stride,
+            Orientation::TapsByPixels => geo.stride,
             Orientation::PixelsByTaps => [1, 1],
         };
-        let phase_size = [padded[0].div_ceil(split[0]), padded[1].div_ceil(split[1])];
-        let plane = phase_size[0] * phase_size[1];
-        let sample_len = geo.in_channels * split[0] * split[1] * plane;
-        // Where padded position (row, col) of channel 0 lies in a sample.
-        let at = |row: usize, col: usize| {
-            ((row % split[0]) * split[1] + col % split[1]) * plane
-                + (row / split[0]) * phase_size[1]
-                + col / split[1]
-        };
+        let layout = PhaseLayout::new(geo, split)?;
+        let [kh, kw] = geo.kernel;
         let mut source = PatchSource {
             geo: *geo,
             orientation,
-            split,
-            phase_size,
-            sample_len,
+            layout,
+            sample_len: geo.in_channels * layout.channel_len(),
             images: vec![0.0; SLACK],
             tap_offsets: Vec::with_capacity(geo.patch_len()),
             pixel_offsets: Vec::new(),
             samples: 0,
         };
-        // Offsets are sums `tap + pixel`; with split phases, row
+        // Offsets are sums `tap + pixel`: with split phases, row
         // `oh·sh + kh·dh` is phase `(kh·dh) mod sh`, phase row
         // `oh + ⌊kh·dh / sh⌋` (as `oh·sh` is a multiple of `sh`), and the
-        // same for columns. Checked below: every sum fits in `u32`.
+        // same for columns (see `grow` for the pixels). Checked: every sum
+        // fits in `u32`.
         for c in 0..geo.in_channels {
             for ty in 0..kh {
                 for tx in 0..kw {
-                    let offset = c * split[0] * split[1] * plane + at(ty * dilation[0], tx * dilation[1]);
+                    let offset =
+                        c * layout.channel_len() + layout.offset(ty * geo.dilation[0], tx * geo.dilation[1]);
                     source.tap_offsets.push(u32::try_from(offset).ok()?);
                 }
             }
@@ -159,15 +147,12 @@ impl PatchSource {
         }
         let len = samples.checked_mul(self.sample_len)?.checked_add(SLACK)?;
         u32::try_from(len).ok()?;
-        let [oh, ow] = self.geo.out_size;
-        let (stride, split) = (self.geo.stride, self.split);
+        let ([oh, ow], [sh, sw]) = (self.geo.out_size, self.geo.stride);
         for b in have..samples {
             for y in 0..oh {
                 for x in 0..ow {
-                    // Row y·sh is in phase 0 at phase row y·sh / split.
-                    let start = b * self.sample_len
-                        + (y * stride[0] / split[0]) * self.phase_size[1]
-                        + x * stride[1] / split[1];
+                    // The window's corner: padded row y·sh, column x·sw.
+                    let start = b * self.sample_len + self.layout.offset(y * sh, x * sw);
                     self.pixel_offsets.push(start as u32);
                 }
             }
@@ -209,137 +194,177 @@ impl PatchSource {
     }
 
     /// Writes the images `x` into the interior of their padded, split
-    /// copies, row by row: image row `y` is padded row `y + ph`, in row
-    /// phase `(y + ph) mod sh`, and its column `x` goes to column phase
-    /// `(x + pw) mod sw`, at `⌊(x + pw) / sw⌋`. With `VECTOR` (AVX2 enabled
-    /// by the caller), rows of 8 or more floats go 8 at a time.
+    /// copies, row by row ([`PhaseLayout::move_row`]). With `VECTOR` (AVX2
+    /// enabled by the caller), rows of 8 or more floats go 8 at a time.
     #[inline(always)]
     fn copy_in<const VECTOR: bool>(&mut self, x: &[f32]) {
         let geo = self.geo;
-        let ([h, w], [ph, pw]) = (geo.in_size, geo.padding);
-        let [sy, sx] = self.split;
-        let plane = self.phase_size[0] * self.phase_size[1];
-        let phase_width = self.phase_size[1];
+        let [h, w] = geo.in_size;
+        let layout = self.layout;
         for (image, sample) in x
             .chunks_exact(h * w * geo.in_channels)
             .zip(self.images.chunks_mut(self.sample_len))
         {
             for (channel, phases) in image
                 .chunks_exact(h * w)
-                .zip(sample.chunks_exact_mut(sy * sx * plane))
+                .zip(sample.chunks_exact_mut(layout.channel_len()))
             {
-                for (y, src) in channel.chunks_exact(w).enumerate() {
-                    let row = y + ph;
-                    // Where column phase 0 of this row starts; phase px is
-                    // `px · plane` further on.
-                    let start = (row % sy) * sx * plane + (row / sy) * phase_width;
-                    let dst = &mut phases[start..];
-                    if VECTOR {
-                        // SAFETY: AVX2 is enabled (caller's contract); `src`
-                        // is the row's `w` floats, which `move_row` only
-                        // reads when moving in.
-                        unsafe { move_row::<true>(dst, src.as_ptr().cast_mut(), w, pw, sx, plane) };
-                    } else {
-                        for (col, &v) in src.iter().enumerate() {
-                            let q = col + pw;
-                            dst[(q % sx) * plane + q / sx] = v;
-                        }
-                    }
+                for (y, row) in channel.chunks_exact(w).enumerate() {
+                    // SAFETY: AVX2 is enabled if VECTOR (caller's contract);
+                    // `row` is the image row's `w` floats, which
+                    // `move_row` only reads when moving in.
+                    unsafe { layout.move_row::<true, VECTOR>(phases, y, row.as_ptr().cast_mut()) };
                 }
             }
         }
     }
 }
 
-/// Moves one image row between `row` and its place in the phase planes
-/// (`phases` starting at the row's place in column phase 0; phase `px` is
-/// `px·plane` further): into the phases if `IN`, out of them otherwise.
-/// Image column `x` is padded column `x + pw`, in column phase
-/// `(x + pw) mod sx` at `⌊(x + pw) / sx⌋`. Rows of 8 or more with a split
-/// of 1 or 2 go 8 floats at a time (the last 8 overlapping the ones before
-/// when the length is not a multiple of 8; they move the same values
-/// again); others one by one.
-///
-/// Shared by [`PatchSource`] (in) and the phase col2im (in and out).
-///
-/// # Safety
-/// Runs inside a function with AVX2 enabled; `row` is valid for reading
-/// `w` floats, and for writing them when not `IN`.
-#[inline(always)]
-pub(super) unsafe fn move_row<const IN: bool>(
-    phases: &mut [f32],
-    row: *mut f32,
-    w: usize,
-    pw: usize,
-    sx: usize,
-    plane: usize,
-) {
-    if w < 8 || sx > 2 {
-        for x in 0..w {
-            let q = x + pw;
-            let at = (q % sx) * plane + q / sx;
-            // SAFETY: x < w, inside `row` (caller's contract).
-            unsafe {
-                if IN {
-                    phases[at] = *row.add(x);
-                } else {
-                    *row.add(x) = phases[at];
-                }
-            }
+/// One channel of a zero-padded image stored split by stride phase (see
+/// the module's notes): for a split `[sy, sx]`, padded row `r`, column `q`
+/// lies in phase plane `(r mod sy, q mod sx)` at `(⌊r/sy⌋, ⌊q/sx⌋)`. A split
+/// of `[1, 1]` is the padded image as it is. Shared by [`PatchSource`]
+/// and the phase col2im (`phase_col2im.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PhaseLayout {
+    /// Phases per axis.
+    split: [usize; 2],
+    /// Rows and columns of one phase plane.
+    phase_size: [usize; 2],
+    /// The image's padding and width.
+    padding: [usize; 2],
+    width: usize,
+}
+
+impl PhaseLayout {
+    /// The layout of `geo`'s input split by `split`, or `None` if the
+    /// geometry is empty or some window reaches past the padded image (a
+    /// geometry the ops never build).
+    pub(super) fn new(geo: &ConvGeometry, split: [usize; 2]) -> Option<Self> {
+        let [ph, pw] = geo.padding;
+        let padded = [geo.in_size[0] + 2 * ph, geo.in_size[1] + 2 * pw];
+        let ([oh, ow], [kh, kw]) = (geo.out_size, geo.kernel);
+        if [oh, ow, kh, kw, geo.in_channels, geo.in_size[0], geo.in_size[1]].contains(&0) {
+            return None;
         }
-        return;
+        let fits = (0..2).all(|axis| {
+            (geo.out_size[axis] - 1) * geo.stride[axis] + (geo.kernel[axis] - 1) * geo.dilation[axis]
+                < padded[axis]
+        });
+        fits.then(|| PhaseLayout {
+            split,
+            phase_size: [padded[0].div_ceil(split[0]), padded[1].div_ceil(split[1])],
+            padding: geo.padding,
+            width: geo.in_size[1],
+        })
     }
-    let mut x = 0;
-    loop {
-        let at = x.min(w - 8);
-        let q = at + pw;
-        // SAFETY: the 8 floats of `row` from `at ≤ w − 8` are inside it
-        // (written only when not IN); the phase accesses are slices of
-        // `phases` (bounds-checked), inside the row's place in its phases.
-        // AVX2 is enabled (caller's contract).
-        unsafe {
-            let image = row.add(at);
-            if sx == 1 {
-                let place = phases[q..q + 8].as_mut_ptr();
-                if IN {
-                    _mm256_storeu_ps(place, _mm256_loadu_ps(image));
-                } else {
-                    _mm256_storeu_ps(image, _mm256_loadu_ps(place));
-                }
-            } else {
-                // Lanes 0, 2, 4, 6 are padded columns q, q + 2, … (one
-                // phase), lanes 1, 3, 5, 7 the columns between (the other).
-                let (first, second) = ((q % 2) * plane + q / 2, ((q + 1) % 2) * plane + q.div_ceil(2));
-                let first = phases[first..first + 4].as_mut_ptr();
-                let second = phases[second..second + 4].as_mut_ptr();
-                if IN {
-                    let split = _mm256_permutevar8x32_ps(
-                        _mm256_loadu_ps(image),
-                        _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7),
-                    );
-                    _mm_storeu_ps(first, _mm256_castps256_ps128(split));
-                    _mm_storeu_ps(second, _mm256_extractf128_ps::<1>(split));
-                } else {
-                    let halves = _mm256_set_m128(_mm_loadu_ps(second), _mm_loadu_ps(first));
-                    let merged = _mm256_permutevar8x32_ps(halves, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-                    _mm256_storeu_ps(image, merged);
+
+    /// Floats of one phase plane.
+    pub(super) fn plane(&self) -> usize {
+        self.phase_size[0] * self.phase_size[1]
+    }
+
+    /// Columns of one phase plane: the distance between its rows.
+    pub(super) fn phase_width(&self) -> usize {
+        self.phase_size[1]
+    }
+
+    /// Floats of one channel: every phase plane.
+    pub(super) fn channel_len(&self) -> usize {
+        self.split[0] * self.split[1] * self.plane()
+    }
+
+    /// Where padded row `row`, column `col` lies in a channel.
+    pub(super) fn offset(&self, row: usize, col: usize) -> usize {
+        let [sy, sx] = self.split;
+        ((row % sy) * sx + col % sx) * self.plane() + (row / sy) * self.phase_size[1] + col / sx
+    }
+
+    /// Moves image row `y` between `row` (the image's `width` floats) and
+    /// its place in `channel` (one channel of this layout): into the
+    /// channel if `IN`, out of it otherwise. Image column `x` is padded
+    /// column `x + pw`. With `VECTOR`, rows of 8 or more with a column
+    /// split of 1 or 2 go 8 floats at a time (the last 8 overlapping the
+    /// ones before when the width is not a multiple of 8; they move the
+    /// same values again); others one by one.
+    ///
+    /// # Safety
+    /// With `VECTOR`, runs inside a function with AVX2 enabled; `row` is
+    /// valid for reading `width` floats, and for writing them when not `IN`.
+    #[inline(always)]
+    pub(super) unsafe fn move_row<const IN: bool, const VECTOR: bool>(
+        &self,
+        channel: &mut [f32],
+        y: usize,
+        row: *mut f32,
+    ) {
+        let ([ph, pw], w, sx, plane) = (self.padding, self.width, self.split[1], self.plane());
+        // The row's place in column phase 0; phase px is px·plane further.
+        let phases = &mut channel[self.offset(y + ph, 0)..];
+        if !VECTOR || w < 8 || sx > 2 {
+            for x in 0..w {
+                let q = x + pw;
+                let at = (q % sx) * plane + q / sx;
+                // SAFETY: x < w, inside `row` (caller's contract).
+                unsafe {
+                    if IN {
+                        phases[at] = *row.add(x);
+                    } else {
+                        *row.add(x) = phases[at];
+                    }
                 }
             }
+            return;
         }
-        if at == w - 8 {
-            break;
+        let mut x = 0;
+        loop {
+            let at = x.min(w - 8);
+            let q = at + pw;
+            // SAFETY: the 8 floats of `row` from `at ≤ w − 8` are inside it
+            // (written only when not IN); the phase accesses are slices of
+            // `phases` (bounds-checked), inside the row's place in its
+            // phases. AVX2 is enabled (caller's contract).
+            unsafe {
+                let image = row.add(at);
+                if sx == 1 {
+                    let place = phases[q..q + 8].as_mut_ptr();
+                    if IN {
+                        _mm256_storeu_ps(place, _mm256_loadu_ps(image));
+                    } else {
+                        _mm256_storeu_ps(image, _mm256_loadu_ps(place));
+                    }
+                } else {
+                    // Lanes 0, 2, 4, 6 are padded columns q, q + 2, … (one
+                    // phase), lanes 1, 3, 5, 7 the columns between (the other).
+                    let (first, second) = ((q % 2) * plane + q / 2, ((q + 1) % 2) * plane + q.div_ceil(2));
+                    let first = phases[first..first + 4].as_mut_ptr();
+                    let second = phases[second..second + 4].as_mut_ptr();
+                    if IN {
+                        let split = _mm256_permutevar8x32_ps(
+                            _mm256_loadu_ps(image),
+                            _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7),
+                        );
+                        _mm_storeu_ps(first, _mm256_castps256_ps128(split));
+                        _mm_storeu_ps(second, _mm256_extractf128_ps::<1>(split));
+                    } else {
+                        let halves = _mm256_set_m128(_mm_loadu_ps(second), _mm_loadu_ps(first));
+                        let merged =
+                            _mm256_permutevar8x32_ps(halves, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+                        _mm256_storeu_ps(image, merged);
+                    }
+                }
+            }
+            if at == w - 8 {
+                break;
+            }
+            x += 8;
         }
-        x += 8;
     }
 }
 
 impl PackB for PatchSource {
     fn shape(&self) -> (usize, usize) {
-        let (taps, pixels) = (self.geo.patch_len(), self.samples * self.geo.out_pixels());
-        match self.orientation {
-            Orientation::TapsByPixels => (taps, pixels),
-            Orientation::PixelsByTaps => (pixels, taps),
-        }
+        self.shape_for(self.samples)
     }
 
     /// Copies the block run by run: the columns `j0..j0 + cols` fall into

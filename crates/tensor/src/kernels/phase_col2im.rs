@@ -45,7 +45,7 @@
 //! table of which run lands where had to be read alongside.
 
 use super::im2col::ConvGeometry;
-use super::packed_patches::move_row;
+use super::packed_patches::PhaseLayout;
 use std::arch::x86_64::*;
 
 /// Floats past a phase plane's last one that an 8-lane access may touch.
@@ -56,10 +56,8 @@ const SLACK: usize = 8;
 /// tables (`conv_scratch.rs`).
 pub(crate) struct PhaseCol2im {
     geo: ConvGeometry,
-    /// Phases per axis: the stride.
-    split: [usize; 2],
-    /// Rows and columns of one phase plane.
-    phase_size: [usize; 2],
+    /// How the channel is stored: split by the stride.
+    layout: PhaseLayout,
     /// For kernel tap `(kh, kw)`: where output pixel `(0, 0)`'s entry lands
     /// in the channel's phases.
     tap_offsets: Vec<usize>,
@@ -74,36 +72,16 @@ impl PhaseCol2im {
         if !std::arch::is_x86_feature_detected!("avx2") {
             return None;
         }
-        let [ph, pw] = geo.padding;
-        let padded = [geo.in_size[0] + 2 * ph, geo.in_size[1] + 2 * pw];
-        let ([oh, ow], [kh, kw]) = (geo.out_size, geo.kernel);
-        if oh == 0 || ow == 0 || kh == 0 || kw == 0 || geo.in_size[0] == 0 || geo.in_size[1] == 0 {
-            return None;
-        }
-        let fits = (0..2).all(|axis| {
-            (geo.out_size[axis] - 1) * geo.stride[axis] + (geo.kernel[axis] - 1) * geo.dilation[axis]
-                < padded[axis]
-        });
-        if !fits {
-            return None;
-        }
-        let split = geo.stride;
-        let phase_size = [padded[0].div_ceil(split[0]), padded[1].div_ceil(split[1])];
-        let plane = phase_size[0] * phase_size[1];
-        let tap_offsets = (0..kh * kw)
-            .map(|t| {
-                let (row, col) = ((t / kw) * geo.dilation[0], (t % kw) * geo.dilation[1]);
-                ((row % split[0]) * split[1] + col % split[1]) * plane
-                    + (row / split[0]) * phase_size[1]
-                    + col / split[1]
-            })
+        let layout = PhaseLayout::new(geo, geo.stride)?;
+        let kw = geo.kernel[1];
+        let tap_offsets = (0..geo.kernel[0] * kw)
+            .map(|t| layout.offset((t / kw) * geo.dilation[0], (t % kw) * geo.dilation[1]))
             .collect();
         Some(PhaseCol2im {
             geo: *geo,
-            split,
-            phase_size,
+            layout,
             tap_offsets,
-            phases: vec![0.0; split[0] * split[1] * plane + SLACK],
+            phases: vec![0.0; layout.channel_len() + SLACK],
         })
     }
 
@@ -141,15 +119,12 @@ impl PhaseCol2im {
     /// The CPU has AVX2; `cols` holds the channel's `KH·KW` rows, `ld` apart.
     #[target_feature(enable = "avx2")]
     unsafe fn channel_avx2(&mut self, cols: &[f32], ld: usize, channel: &mut [f32]) {
-        let geo = self.geo;
-        let ([_, w], [ph, pw]) = (geo.in_size, geo.padding);
-        let [sy, sx] = self.split;
-        let (phase_width, plane) = (self.phase_size[1], self.phase_size[0] * self.phase_size[1]);
-        // In: image row y is padded row y + ph, in row phase (y + ph) mod sy.
+        let (geo, layout) = (self.geo, self.layout);
+        let (w, phase_width) = (geo.in_size[1], layout.phase_width());
+        // In: every image row to its place in the phases.
         for (y, row) in channel.chunks_exact_mut(w).enumerate() {
-            let start = ((y + ph) % sy) * sx * plane + ((y + ph) / sy) * phase_width;
-            // SAFETY: AVX2 is enabled in this function.
-            unsafe { move_row::<true>(&mut self.phases[start..], row.as_mut_ptr(), w, pw, sx, plane) };
+            // SAFETY: AVX2 is enabled in this function; `row` is the row.
+            unsafe { layout.move_row::<true, true>(&mut self.phases, y, row.as_mut_ptr()) };
         }
         // Per tap, in increasing order, per output row: a run of `ow` adds,
         // 8 lanes at a time, the lanes past the run left as they were (a
@@ -188,9 +163,8 @@ impl PhaseCol2im {
         }
         // Out: the same places, read back.
         for (y, row) in channel.chunks_exact_mut(w).enumerate() {
-            let start = ((y + ph) % sy) * sx * plane + ((y + ph) / sy) * phase_width;
-            // SAFETY: AVX2 is enabled in this function.
-            unsafe { move_row::<false>(&mut self.phases[start..], row.as_mut_ptr(), w, pw, sx, plane) };
+            // SAFETY: AVX2 is enabled in this function; `row` is the row.
+            unsafe { layout.move_row::<false, true>(&mut self.phases, y, row.as_mut_ptr()) };
         }
     }
 }
