@@ -4,6 +4,7 @@
 //! between writing the patch matrix out and packing it straight from the
 //! images (implicit GEMM, `packed_patches.rs`).
 
+use super::channels_last_col2im::{self, ChannelsLastCol2im};
 use super::gathered_col2im::GatheredCol2im;
 use super::im2col::ConvGeometry;
 #[cfg(target_arch = "x86_64")]
@@ -44,6 +45,11 @@ pub(super) struct Scratch<T: Element> {
     /// engine's own gemm, on one thread. Then `cols` and `gather` go unused.
     #[cfg(target_arch = "x86_64")]
     source: Option<PatchSource>,
+    /// col2im with pixels as rows and channels last, when the caller needs
+    /// a col2im of an image with many channels (`channels_last_col2im.rs`).
+    /// Then `gather`, `scatter` and `phases` are `None`, and `cols` holds
+    /// a block of the product.
+    pub(super) channels_last: Option<ChannelsLastCol2im<T>>,
     /// The geometry, under which the tables go back to [`SPARE_TABLES`].
     geo: ConvGeometry,
 }
@@ -132,14 +138,18 @@ impl<T: Element> Scratch<T> {
         };
         #[cfg(target_arch = "x86_64")]
         let implicit = source.is_some();
+        let channels_last = (patches == Patches::Col2im && channels_last_col2im::applies(geo)).then(|| {
+            take_table(geo, |_: &ChannelsLastCol2im<T>| true).unwrap_or_else(|| ChannelsLastCol2im::new(geo))
+        });
+        let col2im = patches == Patches::Col2im && channels_last.is_none();
         #[cfg(target_arch = "x86_64")]
-        let phases = (patches == Patches::Col2im && is_f32::<T>())
+        let phases = (col2im && is_f32::<T>())
             .then(|| take_table(geo, |_| true).or_else(|| PhaseCol2im::new(geo)))
             .flatten();
         #[cfg(target_arch = "x86_64")]
-        let scatters = patches == Patches::Col2im && phases.is_none();
+        let scatters = col2im && phases.is_none();
         #[cfg(not(target_arch = "x86_64"))]
-        let scatters = patches == Patches::Col2im;
+        let scatters = col2im;
         #[cfg(not(target_arch = "x86_64"))]
         let implicit = {
             let _ = serial_products;
@@ -179,6 +189,7 @@ impl<T: Element> Scratch<T> {
             phases,
             #[cfg(target_arch = "x86_64")]
             source,
+            channels_last,
             geo: *geo,
         }
     }
@@ -228,23 +239,26 @@ impl<T: Element> Drop for Scratch<T> {
         if let Some(phases) = self.phases.take() {
             keep_table(&self.geo, phases);
         }
+        if let Some(channels_last) = self.channels_last.take() {
+            keep_table(&self.geo, channels_last);
+        }
     }
 }
 
 /// Whether `T` is `f32`, the only type the engine's own gemm (and so
 /// implicit GEMM) multiplies.
-fn is_f32<T: Element>() -> bool {
+pub(super) fn is_f32<T: Element>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
 /// `values` as `f32`, if `T` is `f32`.
-fn f32s<T: Element>(values: &[T]) -> Option<&[f32]> {
+pub(super) fn f32s<T: Element>(values: &[T]) -> Option<&[f32]> {
     // SAFETY: T is f32 (checked), so the slice is one of f32 already.
     is_f32::<T>().then(|| unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) })
 }
 
 /// `values` as `f32`, if `T` is `f32`.
-fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
+pub(super) fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
     // SAFETY: as for `f32s`; the borrow is handed on.
     is_f32::<T>()
         .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })

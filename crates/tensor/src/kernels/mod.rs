@@ -2,6 +2,7 @@
 //! autodiff in sight. The ops (`src/ops/`) call these for their forward
 //! passes; backward passes call the ops again.
 
+mod channels_last_col2im;
 mod conv_scratch;
 pub mod elementwise;
 mod gathered_col2im;

@@ -52,6 +52,8 @@ mod simd;
 mod skinny;
 
 pub use isa::{GEMM_PATH_VAR, GemmPath};
+#[cfg(target_arch = "x86_64")]
+pub(crate) use pack::transpose8;
 pub use sgemm::{f32_flop_count, sgemm, sgemm_on, sgemm_row_major};
 
 use crate::Element;

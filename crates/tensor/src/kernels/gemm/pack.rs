@@ -189,7 +189,7 @@ pub(super) unsafe fn pack_b<S: Simd>(
 /// # Safety
 /// Runs inside a function with AVX enabled.
 #[inline(always)]
-unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+pub(crate) unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     // SAFETY: AVX is enabled (caller's contract); no memory is touched.
     unsafe {
         // [a0 b0 a1 b1 | a4 b4 a5 b5], [a2 b2 a3 b3 | a6 b6 a7 b7], …
