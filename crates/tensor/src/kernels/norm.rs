@@ -231,10 +231,24 @@ fn channel_sums<T: Element>(
     };
     let sums = |c: usize| {
         let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
-        for n in 0..runs {
-            let at = (n * channels + c) * run..(n * channels + c + 1) * run;
-            sum_g += sum_slice(&g[at.clone()]);
-            sum_gx += sum_of_products(&g[at.clone()], &x[at]);
+        let at = |n: usize| (n * channels + c) * run..(n * channels + c + 1) * run;
+        // Two rows at a time: their sums are independent chains of adds,
+        // which the processor overlaps; each row's sums are still added
+        // to the channel's in row order.
+        let mut n = 0;
+        while n + 2 <= runs {
+            let (a, b) = (at(n), at(n + 1));
+            let [(g0, gx0), (g1, gx1)] = row_sums([(&g[a.clone()], &x[a]), (&g[b.clone()], &x[b])]);
+            sum_g += g0;
+            sum_gx += gx0;
+            sum_g += g1;
+            sum_gx += gx1;
+            n += 2;
+        }
+        if n < runs {
+            let [(g0, gx0)] = row_sums([(&g[at(n)], &x[at(n)])]);
+            sum_g += g0;
+            sum_gx += gx0;
         }
         (sum_g, sum_gx)
     };
@@ -245,16 +259,103 @@ fn channel_sums<T: Element>(
     }
 }
 
-/// `Σ a_i·b_i` in [`sum_slice`]'s order, each product rounded first: the
-/// same value as `sum_slice` of the multiplied slice, without storing it.
-fn sum_of_products<T: Element>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest = chunks_a.remainder().iter().zip(chunks_b.remainder());
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            *s += x * y;
+/// For each of `R` pairs of equally long rows `(g, x)`: `(Σ g, Σ g·x)`,
+/// each in [`sum_slice`]'s order (eight running sums, then the rest), each
+/// product rounded first: the values of `sum_slice(g)` and of `sum_slice`
+/// of the multiplied rows, without storing those. The `R` rows' sums run
+/// side by side, so that their adds overlap instead of each waiting for
+/// the one before; in f32 with AVX2 the eight running sums of a row are
+/// one vector register (the same adds, lane by lane).
+fn row_sums<T: Element, const R: usize>(rows: [(&[T], &[T]); R]) -> [(T, T); R] {
+    let len = rows[0].0.len();
+    assert!(
+        rows.iter().all(|(g, x)| g.len() == len && x.len() == len),
+        "row_sums: lengths"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && let Some(rows) = f32_rows(rows)
+    {
+        // SAFETY: the CPU has AVX2 (checked above); the rows are equally
+        // long (asserted above).
+        let sums = unsafe { row_sums_avx2(rows) };
+        // Exact: T is f32.
+        return sums.map(|(g, gx)| (T::from_f64(g as f64), T::from_f64(gx as f64)));
+    }
+    let (mut acc_g, mut acc_gx) = ([[T::zero(); 8]; R], [[T::zero(); 8]; R]);
+    let whole = len / 8 * 8;
+    for i in (0..whole).step_by(8) {
+        for r in 0..R {
+            for l in i..i + 8 {
+                acc_g[r][l - i] += rows[r].0[l];
+                acc_gx[r][l - i] += rows[r].0[l] * rows[r].1[l];
+            }
         }
     }
-    finish_sum(acc, rest.map(|(&x, &y)| x * y))
+    std::array::from_fn(|r| {
+        let (g, x) = (&rows[r].0[whole..], &rows[r].1[whole..]);
+        (
+            finish_sum(acc_g[r], g.iter().copied()),
+            finish_sum(acc_gx[r], g.iter().zip(x).map(|(&g, &x)| g * x)),
+        )
+    })
+}
+
+/// `rows` as f32 slices, if `T` is f32.
+#[cfg(target_arch = "x86_64")]
+fn f32_rows<'a, T: Element, const R: usize>(
+    rows: [(&'a [T], &'a [T]); R],
+) -> Option<[(&'a [f32], &'a [f32]); R]> {
+    let cast = |v: &'a [T]| {
+        // SAFETY: T is f32 (checked by the caller's `then`), so the slice
+        // is one of f32 already.
+        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) }
+    };
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        .then(|| rows.map(|(g, x)| (cast(g), cast(x))))
+}
+
+/// [`row_sums`] in f32 with AVX2: each row's eight running sums of `g` and
+/// of `g·x` are one register each.
+///
+/// # Safety
+/// The CPU has AVX2; the rows are equally long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_sums_avx2<const R: usize>(rows: [(&[f32], &[f32]); R]) -> [(f32, f32); R] {
+    use std::arch::x86_64::*;
+    let len = rows[0].0.len();
+    let whole = len / 8 * 8;
+    let (mut acc_g, mut acc_gx) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
+    for i in (0..whole).step_by(8) {
+        for r in 0..R {
+            // SAFETY: i + 8 ≤ whole ≤ len, inside both rows (caller's
+            // contract); AVX2 is enabled.
+            unsafe {
+                let g = _mm256_loadu_ps(rows[r].0.as_ptr().add(i));
+                let x = _mm256_loadu_ps(rows[r].1.as_ptr().add(i));
+                acc_g[r] = _mm256_add_ps(acc_g[r], g);
+                acc_gx[r] = _mm256_add_ps(acc_gx[r], _mm256_mul_ps(g, x));
+            }
+        }
+    }
+    let mut sums = [(0.0, 0.0); R];
+    for r in 0..R {
+        let (mut g8, mut gx8) = ([0.0f32; 8], [0.0f32; 8]);
+        // SAFETY: each array holds 8 floats; AVX2 is enabled.
+        unsafe {
+            _mm256_storeu_ps(g8.as_mut_ptr(), acc_g[r]);
+            _mm256_storeu_ps(gx8.as_mut_ptr(), acc_gx[r]);
+        }
+        let (g, x) = (&rows[r].0[whole..], &rows[r].1[whole..]);
+        let mut products = [0.0f32; 8];
+        for ((p, &g), &x) in products.iter_mut().zip(g).zip(x) {
+            *p = g * x;
+        }
+        sums[r] = (
+            finish_sum(g8, g.iter().copied()),
+            finish_sum(gx8, products[..g.len()].iter().copied()),
+        );
+    }
+    sums
 }
