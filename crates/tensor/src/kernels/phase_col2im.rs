@@ -1,6 +1,7 @@
 //! col2im by stride phases: [`PhaseCol2im`], the f32 col2im of the input
-//! gradient on x86-64, with the sums of [`col2im`](super::patches::col2im)
-//! bit for bit.
+//! gradient on x86-64 for images with few channels (from 16 channels on,
+//! `channels_last_col2im.rs` takes the input gradient), with the sums of
+//! [`col2im`](super::patches::col2im) bit for bit.
 //!
 //! ## The problem
 //! col2im adds every entry of the im2col-shaped matrix back onto the pixel
