@@ -18,7 +18,8 @@ use crate::Element;
 /// all (border pixels receive fewer). The inner loop is then the same
 /// shape as [`PaddedGather`](super::patches::PaddedGather)'s, one gather per slot and pixel, which the
 /// compiler turns into vector gathers; an unused slot reads a harmless
-/// in-bounds entry and adds 0 in its place.
+/// in-bounds entry and leaves the pixel as it was (a select, not an add
+/// of 0, which would turn a −0 into +0).
 ///
 /// Within a pixel the slots are in increasing tap order, the order in which
 /// [`col2im`](super::patches::col2im) adds them, so both give the same bits.
@@ -170,7 +171,8 @@ impl GatheredCol2im {
                     // check guarantees. The load is unconditional, so the
                     // loop vectorises into gathers.
                     let entry = unsafe { *block.as_ptr().offset(offset as isize) };
-                    *v += if used { entry } else { T::zero() };
+                    let sum = *v + entry;
+                    *v = if used { sum } else { *v };
                 }
             }
         }
@@ -246,6 +248,19 @@ mod tests {
             let mut one = start[last * plane..].to_vec();
             table.col2im(&cols[last * taps * ld..], ld, &mut one);
             assert_eq!(one, direct[last * plane..], "{geo:?}, last channel");
+            // −0 everywhere: a pixel with fewer entries than the busiest
+            // must keep its sign (`==` does not tell −0 from +0; the bits do).
+            let minus_zero = T::from_f64(-0.0);
+            let zeros = vec![minus_zero; cols.len()];
+            let (mut direct, mut gathered) = (
+                vec![minus_zero; geo.sample_len()],
+                vec![minus_zero; geo.sample_len()],
+            );
+            col2im(geo, &zeros, ld, &mut direct);
+            table.col2im(&zeros, ld, &mut gathered);
+            let sign = |v: &T| v.to_f64().map(f64::is_sign_negative);
+            let flipped = direct.iter().zip(&gathered).position(|(a, b)| sign(a) != sign(b));
+            assert_eq!(flipped, None, "{geo:?}, ld {ld}: the sign of −0 at this pixel");
         }
     }
 }
