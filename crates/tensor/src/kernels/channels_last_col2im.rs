@@ -253,7 +253,7 @@ fn transpose<T: Element>(image: &mut [T], c: usize, p0: usize, c0: usize, bias: 
 
 /// [`transpose`] of a whole image, 8 pixels by 8 channels at a time: 8
 /// loads of 8 channels, the 8 × 8 block turned round in registers
-/// ([`transpose8`]), 8 stores of 8 pixels. The
+/// ([`transpose8`](super::gemm::transpose8)), 8 stores of 8 pixels. The
 /// pixels and channels left over at the ends go through [`transpose`].
 ///
 /// # Safety
