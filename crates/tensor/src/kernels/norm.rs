@@ -307,8 +307,8 @@ fn f32_rows<'a, T: Element, const R: usize>(
     rows: [(&'a [T], &'a [T]); R],
 ) -> Option<[(&'a [f32], &'a [f32]); R]> {
     let cast = |v: &'a [T]| {
-        // SAFETY: T is f32 (checked by the caller's `then`), so the slice
-        // is one of f32 already.
+        // SAFETY: only called when T is f32 (the `then` below), so the
+        // slice is one of f32 already.
         unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) }
     };
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
