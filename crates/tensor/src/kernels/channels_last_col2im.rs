@@ -33,9 +33,9 @@
 //! order, so the last bits may differ from col2im's; they are as
 //! reproducible.
 
-#[cfg(target_arch = "x86_64")]
-use super::conv_scratch::{f32s, f32s_mut};
 use super::im2col::ConvGeometry;
+#[cfg(target_arch = "x86_64")]
+use super::{f32s, f32s_mut};
 use crate::Element;
 
 /// Images with fewer channels keep col2im: a run is `C` floats long, and

@@ -12,6 +12,8 @@ use super::packed_patches::{Orientation, PatchSource};
 use super::patches::PaddedGather;
 #[cfg(target_arch = "x86_64")]
 use super::phase_col2im::PhaseCol2im;
+#[cfg(target_arch = "x86_64")]
+use super::{f32s, f32s_mut, is_f32};
 use crate::Element;
 use std::any::Any;
 use std::cell::RefCell;
@@ -243,25 +245,6 @@ impl<T: Element> Drop for Scratch<T> {
             keep_table(&self.geo, channels_last);
         }
     }
-}
-
-/// Whether `T` is `f32`, the only type the engine's own gemm (and so
-/// implicit GEMM) multiplies.
-pub(super) fn is_f32<T: Element>() -> bool {
-    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-}
-
-/// `values` as `f32`, if `T` is `f32`.
-pub(super) fn f32s<T: Element>(values: &[T]) -> Option<&[f32]> {
-    // SAFETY: T is f32 (checked), so the slice is one of f32 already.
-    is_f32::<T>().then(|| unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) })
-}
-
-/// `values` as `f32`, if `T` is `f32`.
-pub(super) fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
-    // SAFETY: as for `f32s`; the borrow is handed on.
-    is_f32::<T>()
-        .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })
 }
 
 impl<T: Element> Scratch<T> {

@@ -17,3 +17,31 @@ mod phase_col2im;
 pub mod tanh;
 
 pub(crate) use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
+
+#[cfg(target_arch = "x86_64")]
+use crate::Element;
+
+// The vector paths of the kernels (x86-64 only) take f32 slices out of
+// generic ones.
+
+/// Whether `T` is `f32`, the only type the engine's own gemm (and so
+/// implicit GEMM) and the kernels' vector paths handle.
+#[cfg(target_arch = "x86_64")]
+fn is_f32<T: Element>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
+/// `values` as `f32`, if `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn f32s<T: Element>(values: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (checked), so the slice is one of f32 already.
+    is_f32::<T>().then(|| unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) })
+}
+
+/// `values` as `f32`, if `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as for `f32s`; the borrow is handed on.
+    is_f32::<T>()
+        .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })
+}

@@ -4,6 +4,8 @@
 
 use super::elementwise::{filled, finish_sum, sum_slice};
 use super::{CHUNK, PARALLEL_THRESHOLD};
+#[cfg(target_arch = "x86_64")]
+use super::{f32s, is_f32};
 use crate::Element;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -273,9 +275,8 @@ fn row_sums<T: Element, const R: usize>(rows: [(&[T], &[T]); R]) -> [(T, T); R] 
         "row_sums: lengths"
     );
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2")
-        && let Some(rows) = f32_rows(rows)
-    {
+    if std::arch::is_x86_feature_detected!("avx2") && is_f32::<T>() {
+        let rows = rows.map(|(g, x)| (f32s(g).expect("T is f32"), f32s(x).expect("T is f32")));
         // SAFETY: the CPU has AVX2 (checked above); the rows are equally
         // long (asserted above).
         let sums = unsafe { row_sums_avx2(rows) };
@@ -299,20 +300,6 @@ fn row_sums<T: Element, const R: usize>(rows: [(&[T], &[T]); R]) -> [(T, T); R] 
             finish_sum(acc_gx[r], g.iter().zip(x).map(|(&g, &x)| g * x)),
         )
     })
-}
-
-/// `rows` as f32 slices, if `T` is f32.
-#[cfg(target_arch = "x86_64")]
-fn f32_rows<'a, T: Element, const R: usize>(
-    rows: [(&'a [T], &'a [T]); R],
-) -> Option<[(&'a [f32], &'a [f32]); R]> {
-    let cast = |v: &'a [T]| {
-        // SAFETY: only called when T is f32 (the `then` below), so the
-        // slice is one of f32 already.
-        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) }
-    };
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
-        .then(|| rows.map(|(g, x)| (cast(g), cast(x))))
 }
 
 /// [`row_sums`] in f32 with AVX2: each row's eight running sums of `g` and
