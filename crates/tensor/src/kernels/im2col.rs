@@ -361,31 +361,53 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
     let permuted = channels_last_col2im::applies(geo).then(|| PermutedWeights::new(geo, w));
     for_each_group(geo, &mut x, len, Patches::Col2im, |s, first, x, split| {
         let nb = x.len() / len;
-        let rows = group_rows(geo, g, first, nb, &mut s.stage);
         if let (Some(permuted), Some(col2im)) = (&permuted, s.channels_last.as_mut()) {
             // cols[pixels, (kh, kw, c)] = Gᵀ[pixels, O] · W[O, (kh, kw, c)], a
             // block of pixels at a time, each added onto the images
-            // channels last (`channels_last_col2im.rs`).
-            let (weights, pixels) = (permuted.view(), nb * p);
-            col2im.start_group(nb);
-            let mut finished = 0;
-            for start in (0..pixels).step_by(BLOCK_ROWS) {
-                let count = BLOCK_ROWS.min(pixels - start);
+            // channels last (`channels_last_col2im.rs`). In f32 on one
+            // thread, only the tiles whose taps land in the image, each
+            // tile's rows one pixel of several samples (`gemm/rows.rs`).
+            let pixels = nb * p;
+            #[cfg(target_arch = "x86_64")]
+            let skipping = (!split || rayon::current_num_threads() == 1)
+                .then(|| Some((super::gemm::needed_tiles::tile_rows()?, permuted.f32_view()?)))
+                .flatten();
+            #[cfg(not(target_arch = "x86_64"))]
+            let skipping: Option<(usize, ())> = None;
+            col2im.start_group(nb, skipping.as_ref().map_or(1, |&(rows, _)| rows));
+            // Whole A blocks of the gemm (16 tiles), so that tiles stay
+            // aligned to the chunks of samples.
+            let block_rows = skipping.as_ref().map_or(BLOCK_ROWS, |&(rows, _)| 16 * rows);
+            let g_rows = col2im.stage_rows(g, first, nb, &mut s.stage);
+            for start in (0..pixels).step_by(block_rows) {
+                let count = block_rows.min(pixels - start);
                 let block = &mut s.cols[..count * ckk];
-                let g_rows = rows.slice(ndarray::s![.., start..start + count]).reversed_axes();
-                gemm(split, g_rows, weights, T::zero(), block);
+                let g_rows = g_rows
+                    .slice(ndarray::s![.., start..start + count])
+                    .reversed_axes();
+                match &skipping {
+                    #[cfg(target_arch = "x86_64")]
+                    Some((_, weights)) => {
+                        let masks = col2im.padding_masks(start..start + count);
+                        let g_rows = super::f32_view(g_rows).expect("T is f32");
+                        let block = super::f32s_mut(block).expect("T is f32");
+                        super::gemm::needed_tiles::sgemm_needed_tiles(
+                            g_rows,
+                            weights.view(),
+                            (masks, geo.in_channels),
+                            block,
+                        );
+                    }
+                    _ => gemm(split, g_rows, permuted.view(), T::zero(), block),
+                }
                 col2im.add_block(block, start, count);
                 // The samples whose pixels are all in now.
-                let done = (start + count) / p;
-                col2im.finish_samples(
-                    (finished, done - finished),
-                    bias,
-                    &mut x[finished * len..done * len],
-                );
-                finished = done;
+                let (done, now) = (col2im.whole(start), col2im.whole(start + count));
+                col2im.finish_samples((done, now - done), bias, &mut x[done * len..now * len]);
             }
             return;
         }
+        let rows = group_rows(geo, g, first, nb, &mut s.stage);
         if let Some(bias) = bias {
             for (channel, &b) in x.chunks_mut(plane).zip(bias.iter().cycle()) {
                 channel.fill(b);

@@ -45,3 +45,19 @@ fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
     is_f32::<T>()
         .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })
 }
+
+/// `view` as `f32`, if `T` is `f32` (and its strides are not negative).
+#[cfg(target_arch = "x86_64")]
+fn f32_view<T: Element>(view: ndarray::ArrayView2<'_, T>) -> Option<ndarray::ArrayView2<'_, f32>> {
+    use ndarray::ShapeBuilder;
+    let strides = view.strides();
+    let (rows, cols) = (
+        usize::try_from(strides[0]).ok()?,
+        usize::try_from(strides[1]).ok()?,
+    );
+    // SAFETY: T is f32 (checked), so the view's elements are f32 already:
+    // the same pointer, shape and (non-negative) strides, borrowed as long.
+    is_f32::<T>().then(|| unsafe {
+        ndarray::ArrayView2::from_shape_ptr(view.dim().strides((rows, cols)), view.as_ptr().cast::<f32>())
+    })
+}

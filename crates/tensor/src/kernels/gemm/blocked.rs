@@ -143,7 +143,7 @@ pub(super) unsafe fn sgemm_avx512<B: SourceB>(
     c: Out,
 ) {
     // SAFETY: forwarded; AVX-512F is enabled in this function.
-    unsafe { sgemm_blocked::<Avx512, 8, 3, B>(m, k, n, alpha, a, b, beta, c) }
+    unsafe { sgemm_blocked::<Avx512, 8, 3, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
 }
 
 /// `C ← α·A·B + β·C` with the AVX2 + FMA microkernel (6×16 tiles).
@@ -163,7 +163,68 @@ pub(super) unsafe fn sgemm_avx2<B: SourceB>(
     c: Out,
 ) {
     // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
-    unsafe { sgemm_blocked::<Avx2, 6, 2, B>(m, k, n, alpha, a, b, beta, c) }
+    unsafe { sgemm_blocked::<Avx2, 6, 2, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
+}
+
+/// `C ← A·B` for the tiles `filter` asks for; the tiles it declines are
+/// not written at all. AVX-512F with 8×32 tiles: 32 columns divide the 64
+/// of a W2 kernel tap, so a tap's columns are whole tiles (see
+/// `needed_tiles.rs`); on Zen 4 the narrower tile cost about 1% (every
+/// product of W2's step run with it, `gan-mnist bench --workload dcgan
+/// --threads 1`, 125.1 against 123.8 ms/step).
+///
+/// # Safety
+/// As for [`sgemm_avx512`], with `β = 0`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(super) unsafe fn sgemm_filtered_avx512<F: TileFilter>(
+    (m, k, n): (usize, usize, usize),
+    a: Matrix,
+    b: Matrix,
+    c: Out,
+    filter: F,
+) {
+    // SAFETY: forwarded; AVX-512F is enabled in this function.
+    unsafe { sgemm_blocked::<Avx512, 8, 2, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
+}
+
+/// [`sgemm_filtered_avx512`] with the AVX2 + FMA microkernel (6×16 tiles).
+///
+/// # Safety
+/// As for [`sgemm_avx2`], with `β = 0`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sgemm_filtered_avx2<F: TileFilter>(
+    (m, k, n): (usize, usize, usize),
+    a: Matrix,
+    b: Matrix,
+    c: Out,
+    filter: F,
+) {
+    // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
+    unsafe { sgemm_blocked::<Avx2, 6, 2, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
+}
+
+/// Which tiles of the output a product computes: all of them
+/// ([`AllTiles`]), or those a caller needs (`needed_tiles.rs`).
+pub(super) trait TileFilter: Copy {
+    /// Whether the filter takes every tile, whatever its place.
+    const ALL: bool;
+
+    /// Whether the tile of rows `i0..i0 + rows` and columns
+    /// `j0..j0 + cols` is computed.
+    fn computes(self, i0: usize, rows: usize, j0: usize, cols: usize) -> bool;
+}
+
+/// Every tile: a plain product.
+#[derive(Clone, Copy)]
+pub(super) struct AllTiles;
+
+impl TileFilter for AllTiles {
+    const ALL: bool = true;
+
+    #[inline(always)]
+    fn computes(self, _: usize, _: usize, _: usize, _: usize) -> bool {
+        true
+    }
 }
 
 /// The output: its first element and strides, in elements.
@@ -174,7 +235,9 @@ pub(super) struct Out {
     pub col_stride: isize,
 }
 
-/// The five loops above, for tiles of `MR × NV·S::LANES`. Inlined into each
+/// The five loops above, for tiles of `MR × NV·S::LANES`, skipping the
+/// tiles `filter` declines (products with a dimension of 1 take
+/// `skinny.rs` only if the filter takes every tile). Inlined into each
 /// `#[target_feature]` entry point, so that packing and the microkernel
 /// are compiled for that instruction set.
 ///
@@ -182,7 +245,7 @@ pub(super) struct Out {
 /// As for [`sgemm_avx512`], with `S`'s instruction set.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB>(
+unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F: TileFilter>(
     m: usize,
     k: usize,
     n: usize,
@@ -191,10 +254,13 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB>(
     b: B,
     beta: f32,
     c: Out,
+    filter: F,
 ) {
     const { assert!(NV >= 1 && NV <= 3 && MR <= 8) };
     // A dimension of 1 (a Linear layer with one output) has loops of its own.
-    if let Some(b) = b.matrix() {
+    if let Some(b) = b.matrix()
+        && F::ALL
+    {
         // SAFETY: forwarded from the caller.
         if unsafe { skinny::product(m, k, n, alpha, a, b, beta, c) } {
             return;
@@ -252,6 +318,9 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB>(
                         .flatten()
                         .map(|(next, _)| next);
                     for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
+                        if !filter.computes(ic + ir, MR.min(mc - ir), jc + jr, cols) {
+                            continue;
+                        }
                         let prefetch_b = if ir == 0 { next_in_place } else { None };
                         let a_sliver = a_packed[sliver_a * kc * MR..].as_ptr();
                         let out = TileOut {
