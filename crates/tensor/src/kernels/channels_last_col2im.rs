@@ -89,10 +89,12 @@ impl<T: Element> PermutedWeights<T> {
         // sets of the level-1 cache when the gemm reads a sliver of them.
         let row_stride = columns + if columns.is_power_of_two() { 16 } else { 0 };
         let mut values = vec![T::zero(); o * row_stride];
+        // Writing each tap's `C` floats in a row; the reads, `taps` apart,
+        // stay within the row's few cache lines.
         for (out, row) in values.chunks_exact_mut(row_stride).zip(w.chunks_exact(columns)) {
-            for (ch, taps_of_channel) in row.chunks_exact(taps).enumerate() {
-                for (t, &v) in taps_of_channel.iter().enumerate() {
-                    out[t * c + ch] = v;
+            for (t, out) in out.chunks_exact_mut(c).take(taps).enumerate() {
+                for (d, &v) in out.iter_mut().zip(row[t..].iter().step_by(taps)) {
+                    *d = v;
                 }
             }
         }
@@ -537,24 +539,30 @@ pub(super) mod tests {
             .find(|&i| (want[i] - got[i] as f64).abs() > scale[i] * 2f64.powi(-20) || got[i].is_nan())
     }
 
+    /// Convolutions of images with 16 or more channels: W2's 14→7 layer,
+    /// then strides, dilation, padding on one axis only, rectangular images
+    /// and kernels, channels not a multiple of 8, with small batches.
+    pub(in crate::kernels) fn many_channel_geometries() -> [ConvGeometry; 4] {
+        let with = |c, size, kernel, stride, padding, dilation, out_channels, batch| ConvGeometry {
+            out_channels,
+            batch,
+            ..geometry(c, size, kernel, stride, padding, dilation)
+        };
+        [
+            with(64, [14, 14], [4, 4], [2, 2], [1, 1], [1, 1], 128, 3),
+            with(16, [9, 7], [3, 2], [1, 2], [2, 0], [1, 1], 5, 9),
+            with(17, [10, 11], [3, 3], [3, 1], [1, 2], [2, 3], 3, 2),
+            with(24, [12, 12], [4, 4], [2, 2], [1, 1], [2, 2], 4, 2),
+        ]
+    }
+
     /// Blocks of `ȳᵀ·W` (with `W` reordered) added channels last give
     /// col2im's input gradient, to rounding (another order of the sums):
     /// strides, dilation, padding on one axis only, rectangular images and
     /// kernels, several samples in a group and blocks that split a sample.
     #[test]
     fn pixel_rows_channels_last_give_col2ims_input_gradient() {
-        let with = |c, size, kernel, stride, padding, dilation, out_channels, batch| ConvGeometry {
-            out_channels,
-            batch,
-            ..geometry(c, size, kernel, stride, padding, dilation)
-        };
-        let cases = [
-            with(64, [14, 14], [4, 4], [2, 2], [1, 1], [1, 1], 128, 3),
-            with(16, [9, 7], [3, 2], [1, 2], [2, 0], [1, 1], 5, 9),
-            with(17, [10, 11], [3, 3], [3, 1], [1, 2], [2, 3], 3, 2),
-            with(24, [12, 12], [4, 4], [2, 2], [1, 1], [2, 2], 4, 2),
-        ];
-        for geo in cases {
+        for geo in many_channel_geometries() {
             let (o, p, n) = (geo.out_channels, geo.out_pixels(), geo.patch_len());
             let w = values(o * n, 1);
             let g = values(geo.batch * o * p, 2);

@@ -8,6 +8,8 @@ use super::channels_last_col2im::{self, ChannelsLastCol2im};
 use super::gathered_col2im::GatheredCol2im;
 use super::im2col::ConvGeometry;
 #[cfg(target_arch = "x86_64")]
+use super::interleaved_patches::InterleavedPatches;
+#[cfg(target_arch = "x86_64")]
 use super::packed_patches::{Orientation, PatchSource};
 use super::patches::PaddedGather;
 #[cfg(target_arch = "x86_64")]
@@ -47,6 +49,12 @@ pub(super) struct Scratch<T: Element> {
     /// engine's own gemm, on one thread. Then `cols` and `gather` go unused.
     #[cfg(target_arch = "x86_64")]
     source: Option<PatchSource>,
+    /// The forward product's patches as images interleaving 8 samples
+    /// (`interleaved_patches.rs`), when the product can take them: like
+    /// `source`, and the geometry and the AVX-512 gemm allow it. Then
+    /// `source` goes unused.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) interleaved: Option<InterleavedPatches>,
     /// col2im with pixels as rows and channels last, when the caller needs
     /// a col2im of an image with many channels (`channels_last_col2im.rs`).
     /// Then `gather`, `scatter` and `phases` are `None`, and `cols` holds
@@ -140,6 +148,10 @@ impl<T: Element> Scratch<T> {
         };
         #[cfg(target_arch = "x86_64")]
         let implicit = source.is_some();
+        #[cfg(target_arch = "x86_64")]
+        let interleaved = (implicit && patches == Patches::Im2col && InterleavedPatches::applies(geo))
+            .then(|| take_table(geo, |_: &InterleavedPatches| true).or_else(|| InterleavedPatches::new(geo)))
+            .flatten();
         let channels_last = (patches == Patches::Col2im && channels_last_col2im::applies(geo)).then(|| {
             take_table(geo, |_: &ChannelsLastCol2im<T>| true).unwrap_or_else(|| ChannelsLastCol2im::new(geo))
         });
@@ -191,6 +203,8 @@ impl<T: Element> Scratch<T> {
             phases,
             #[cfg(target_arch = "x86_64")]
             source,
+            #[cfg(target_arch = "x86_64")]
+            interleaved,
             channels_last,
             geo: *geo,
         }
@@ -240,6 +254,10 @@ impl<T: Element> Drop for Scratch<T> {
         #[cfg(target_arch = "x86_64")]
         if let Some(phases) = self.phases.take() {
             keep_table(&self.geo, phases);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(interleaved) = self.interleaved.take() {
+            keep_table(&self.geo, interleaved);
         }
         if let Some(channels_last) = self.channels_last.take() {
             keep_table(&self.geo, channels_last);

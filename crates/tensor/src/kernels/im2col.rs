@@ -55,6 +55,13 @@
 //! split across threads, a dimension of 1) the patches are written out as
 //! below; both ways give the same bits.
 //!
+//! With the AVX-512 gemm and 16 or more input channels (W2's 14→7 layer),
+//! the forward product instead runs turned round, `yᵀ = patches · Wᵀ`, its
+//! patches read from images that interleave 8 samples, and skips the taps
+//! that read the padding (`interleaved_patches.rs`): another order of the
+//! sums, so not the same bits as the written-out patches (a test compares
+//! both with the sums in f64).
+//!
 //! ## Which way round the patches are copied (when written out)
 //!
 //! * The forward product reads `cols[C·KH·KW, nb·P]` as its `B`, in place.
@@ -68,7 +75,8 @@
 //!   im2row's 2.1%).
 //! * The input gradient of an image with many channels (16 or more, as
 //!   W2's 64) computes its product the other way round, `ȳᵀ·W`, a row per
-//!   output pixel, in blocks of 128 pixels, and adds each block onto
+//!   output pixel, in blocks of 128 pixels (without the tiles that land in
+//!   the padding), and adds each block onto
 //!   channels-last copies of the images right away
 //!   (`channels_last_col2im.rs`): runs of `C` adjacent adds instead of
 //!   col2im's runs along a row of output pixels. With fewer channels it
@@ -300,8 +308,32 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     assert_eq!(w.len(), o * ckk, "conv2d_forward: w");
     let weight = ArrayView2::from_shape((o, ckk), w).expect("checked above");
     let mut y = vec![T::zero(); geo.batch * o * p];
+    // W with its columns ordered (kh, kw, c), for the product turned round
+    // (`interleaved_patches.rs`).
+    #[cfg(target_arch = "x86_64")]
+    let permuted = (super::is_f32::<T>() && super::interleaved_patches::InterleavedPatches::applies(geo))
+        .then(|| PermutedWeights::new(geo, w));
     for_each_group(geo, &mut y, o * p, Patches::Im2col, |s, first, y, split| {
         let nb = y.len() / (o * p);
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(weights), Some(patches), Some(xs), Some(ys)) = (
+            permuted.as_ref().and_then(|w| w.f32_view()),
+            s.interleaved.as_mut(),
+            super::f32s(x),
+            super::f32s_mut(y),
+        ) {
+            // yᵀ[rows, O] = patches[rows, (kh, kw, c)] · Wᵀ, then turned
+            // back into the group's samples with the bias.
+            patches.load(xs, first, nb);
+            let rows = patches.rows_for(nb);
+            if s.stage.len() < rows * o {
+                s.stage.resize(rows * o, T::zero());
+            }
+            let out = super::f32s_mut(&mut s.stage[..rows * o]).expect("T is f32");
+            patches.product(weights, out);
+            patches.unload(out, nb, bias.map(|b| super::f32s(b).expect("T is f32")), ys);
+            return;
+        }
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
         // into y, else into the stage and then out to each sample's slice.
         let mut stage = std::mem::take(&mut s.stage);
@@ -501,8 +533,10 @@ pub fn conv2d_weight_grad<T: Element>(geo: &ConvGeometry, x: &[T], g: &[T]) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
-    use crate::kernels::channels_last_col2im::tests::{first_astray, input_grad_in_f64, values};
+    use super::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+    use crate::kernels::channels_last_col2im::tests::{
+        first_astray, input_grad_in_f64, many_channel_geometries, values,
+    };
     use crate::kernels::conv_scratch::WRITE_PATCHES_OUT;
     use crate::kernels::patches::tests::geometry;
     use std::sync::atomic::Ordering;
@@ -554,11 +588,28 @@ mod tests {
                 let differ =
                     |a: &[f32], b: &[f32]| a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
                 assert_eq!(written.0.len(), packed.0.len());
-                assert_eq!(
-                    differ(&written.0, &packed.0),
-                    None,
-                    "forward, {threads} threads, {geo:?}"
-                );
+                #[cfg(target_arch = "x86_64")]
+                let turned_round = crate::kernels::interleaved_patches::InterleavedPatches::applies(&geo);
+                #[cfg(not(target_arch = "x86_64"))]
+                let turned_round = false;
+                if turned_round {
+                    // Another order of the sums (`interleaved_patches.rs`):
+                    // both ways against the sums in f64.
+                    let (want, scale) = forward_in_f64(&geo, &x, &w, &bias);
+                    for (way, y) in [("packed", &packed.0), ("written out", &written.0)] {
+                        assert_eq!(
+                            first_astray(y, &want, &scale),
+                            None,
+                            "forward {way}, {threads} threads, {geo:?}"
+                        );
+                    }
+                } else {
+                    assert_eq!(
+                        differ(&written.0, &packed.0),
+                        None,
+                        "forward, {threads} threads, {geo:?}"
+                    );
+                }
                 assert_eq!(
                     differ(&written.1, &packed.1),
                     None,
@@ -569,6 +620,53 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if !crate::kernels::gemm::implicit::packed_b_available() {
             eprintln!("note: the portable gemm path is active, so both ways wrote the patches out");
+        }
+    }
+
+    /// The convolution `conv(x, w) + bias` in f64, and the same sums of
+    /// absolute values (the scale of f32's rounding, see `first_astray`).
+    fn forward_in_f64(geo: &ConvGeometry, x: &[f32], w: &[f32], bias: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let wide = |v: &[f32], abs: bool| -> Vec<f64> {
+            v.iter()
+                .map(|&v| if abs { (v as f64).abs() } else { v as f64 })
+                .collect()
+        };
+        let [want, scale] = [false, true]
+            .map(|abs| conv2d_forward(geo, &wide(x, abs), &wide(w, abs), Some(&wide(bias, abs))));
+        (want, scale)
+    }
+
+    /// The forward convolution turned round (images interleaving 8
+    /// samples, the taps that read padding skipped) is the convolution, to
+    /// f32's rounding: strides, dilation, padding on one axis only, a last
+    /// chunk of fewer than 8 samples, groups in parallel and not, with and
+    /// without a bias (bias zero).
+    #[test]
+    fn the_forward_product_turned_round_is_the_convolution() {
+        // Batches with a last chunk of fewer than 8 samples, and groups of
+        // 16 (W2's) as well as smaller ones.
+        let cases = many_channel_geometries()
+            .into_iter()
+            .zip([21, 11, 3, 9])
+            .map(|(geo, batch)| ConvGeometry { batch, ..geo });
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for geo in cases.clone() {
+                let x = values(geo.batch * geo.sample_len(), 1);
+                let w = values(geo.out_channels * geo.patch_len(), 2);
+                for bias in [values(geo.out_channels, 3), vec![0.0; geo.out_channels]] {
+                    let (want, scale) = forward_in_f64(&geo, &x, &w, &bias);
+                    let got = pool.install(|| conv2d_forward(&geo, &x, &w, Some(&bias)));
+                    assert_eq!(
+                        first_astray(&got, &want, &scale),
+                        None,
+                        "{threads} threads, {geo:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -8,6 +8,8 @@ pub mod elementwise;
 mod gathered_col2im;
 pub mod gemm;
 pub mod im2col;
+#[cfg(target_arch = "x86_64")]
+mod interleaved_patches;
 pub mod norm;
 #[cfg(target_arch = "x86_64")]
 mod packed_patches;

@@ -143,7 +143,7 @@ pub(super) unsafe fn sgemm_avx512<B: SourceB>(
     c: Out,
 ) {
     // SAFETY: forwarded; AVX-512F is enabled in this function.
-    unsafe { sgemm_blocked::<Avx512, 8, 3, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
+    unsafe { sgemm_blocked::<Avx512, 8, 3, Matrix, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
 }
 
 /// `C ← α·A·B + β·C` with the AVX2 + FMA microkernel (6×16 tiles).
@@ -163,7 +163,7 @@ pub(super) unsafe fn sgemm_avx2<B: SourceB>(
     c: Out,
 ) {
     // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
-    unsafe { sgemm_blocked::<Avx2, 6, 2, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
+    unsafe { sgemm_blocked::<Avx2, 6, 2, Matrix, B, _>(m, k, n, alpha, a, b, beta, c, AllTiles) }
 }
 
 /// `C ← A·B` for the tiles `filter` asks for; the tiles it declines are
@@ -184,7 +184,7 @@ pub(super) unsafe fn sgemm_filtered_avx512<F: TileFilter>(
     filter: F,
 ) {
     // SAFETY: forwarded; AVX-512F is enabled in this function.
-    unsafe { sgemm_blocked::<Avx512, 8, 2, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
+    unsafe { sgemm_blocked::<Avx512, 8, 2, Matrix, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
 }
 
 /// [`sgemm_filtered_avx512`] with the AVX2 + FMA microkernel (6×16 tiles).
@@ -200,7 +200,25 @@ pub(super) unsafe fn sgemm_filtered_avx2<F: TileFilter>(
     filter: F,
 ) {
     // SAFETY: forwarded; AVX2 and FMA are enabled in this function.
-    unsafe { sgemm_blocked::<Avx2, 6, 2, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
+    unsafe { sgemm_blocked::<Avx2, 6, 2, Matrix, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
+}
+
+/// `C ← A·B` with `A` from a [`SourceA`] and only the steps of the inner
+/// dimension `filter` says each tile's rows need: AVX-512F, 8×48 tiles.
+///
+/// # Safety
+/// As for [`sgemm_avx512`], with `β = 0`, and `A` zero in the steps the
+/// filter skips.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(super) unsafe fn sgemm_steps_avx512<A: SourceA, F: TileFilter>(
+    (m, k, n): (usize, usize, usize),
+    a: A,
+    b: Matrix,
+    c: Out,
+    filter: F,
+) {
+    // SAFETY: forwarded; AVX-512F is enabled in this function.
+    unsafe { sgemm_blocked::<Avx512, 8, 3, A, Matrix, F>(m, k, n, 1.0, a, b, 0.0, c, filter) }
 }
 
 /// Which tiles of the output a product computes: all of them
@@ -212,6 +230,11 @@ pub(super) trait TileFilter: Copy {
     /// Whether the tile of rows `i0..i0 + rows` and columns
     /// `j0..j0 + cols` is computed.
     fn computes(self, i0: usize, rows: usize, j0: usize, cols: usize) -> bool;
+
+    /// Of the `kc` steps of the inner dimension from `pc`, those rows
+    /// `i0..i0 + rows` need: `(skip, steps)`, steps `pc + skip..pc + skip +
+    /// steps`. In the others those rows of `A` must be zero.
+    fn steps(self, i0: usize, rows: usize, pc: usize, kc: usize) -> (usize, usize);
 }
 
 /// Every tile: a plain product.
@@ -224,6 +247,48 @@ impl TileFilter for AllTiles {
     #[inline(always)]
     fn computes(self, _: usize, _: usize, _: usize, _: usize) -> bool {
         true
+    }
+
+    #[inline(always)]
+    fn steps(self, _: usize, _: usize, _: usize, kc: usize) -> (usize, usize) {
+        (0, kc)
+    }
+}
+
+/// Where the `A` of a product comes from: a matrix in memory ([`Matrix`]),
+/// or a source that packs its own blocks (`interleaved_patches.rs`).
+pub(super) trait SourceA: Copy {
+    /// The matrix, if `A` is one.
+    fn matrix(self) -> Option<Matrix>;
+
+    /// Packs the `mc × kc` block at `(ic, pc)` into slivers of `MR` rows,
+    /// as [`pack_a`] describes, skipping slivers read in place.
+    ///
+    /// # Safety
+    /// As for [`pack_a`].
+    unsafe fn pack<const MR: usize>(self, ic: usize, pc: usize, mc: usize, kc: usize, dst: &mut [f32]);
+
+    /// Where the `MR`-row sliver from row `i0`, steps `pc..pc + kc`, lies
+    /// if it is already laid out as a packed sliver (each step's `MR`
+    /// values side by side, step after step), to be read in place.
+    fn in_place<const MR: usize>(self, i0: usize, pc: usize, kc: usize) -> Option<*const f32>;
+}
+
+impl SourceA for Matrix {
+    #[inline(always)]
+    fn matrix(self) -> Option<Matrix> {
+        Some(self)
+    }
+
+    #[inline(always)]
+    unsafe fn pack<const MR: usize>(self, ic: usize, pc: usize, mc: usize, kc: usize, dst: &mut [f32]) {
+        // SAFETY: forwarded from the caller.
+        unsafe { pack_a::<MR>(self, ic, pc, mc, kc, dst) }
+    }
+
+    #[inline(always)]
+    fn in_place<const MR: usize>(self, _: usize, _: usize, _: usize) -> Option<*const f32> {
+        None
     }
 }
 
@@ -245,12 +310,12 @@ pub(super) struct Out {
 /// As for [`sgemm_avx512`], with `S`'s instruction set.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F: TileFilter>(
+unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B: SourceB, F: TileFilter>(
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
-    a: Matrix,
+    a: A,
     b: B,
     beta: f32,
     c: Out,
@@ -258,7 +323,7 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F
 ) {
     const { assert!(NV >= 1 && NV <= 3 && MR <= 8) };
     // A dimension of 1 (a Linear layer with one output) has loops of its own.
-    if let Some(b) = b.matrix()
+    if let (Some(a), Some(b)) = (a.matrix(), b.matrix())
         && F::ALL
     {
         // SAFETY: forwarded from the caller.
@@ -278,8 +343,6 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F
         let nc = nc_max.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            // Later slices of k add to what the first one wrote.
-            let beta = if pc == 0 { beta } else { 1.0 };
             // With one block of A, each B̂ sliver is used by one pass of the
             // ir loop only: it is packed just before that pass (below), into
             // the first sliver's place, where it is still in the level-1/2
@@ -294,7 +357,7 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F
             for ic in (0..m).step_by(mc_max) {
                 let mc = mc_max.min(m - ic);
                 // SAFETY: as for B, with KC·mc_max floats.
-                unsafe { pack_a::<MR>(a, ic, pc, mc, kc, a_packed) };
+                unsafe { a.pack::<MR>(ic, pc, mc, kc, a_packed) };
                 for (sliver_b, jr) in (0..nc).step_by(nr).enumerate() {
                     let cols = nr.min(nc - jr);
                     let width = cols.div_ceil(S::LANES) * S::LANES;
@@ -318,11 +381,29 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F
                         .flatten()
                         .map(|(next, _)| next);
                     for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
-                        if !filter.computes(ic + ir, MR.min(mc - ir), jc + jr, cols) {
+                        let rows = MR.min(mc - ir);
+                        if !filter.computes(ic + ir, rows, jc + jr, cols) {
                             continue;
                         }
+                        // The steps of this slice of k the tile's rows
+                        // need, `skip..skip + steps` (all of them but for a
+                        // filter that knows better). The first slice with
+                        // any writes the tile with β, later ones add to it;
+                        // a tile that needs no step at all still writes
+                        // β·C, in the last slice.
+                        let (skip, steps) = filter.steps(ic + ir, rows, pc, kc);
+                        let first = (0..pc)
+                            .step_by(KC)
+                            .all(|earlier| filter.steps(ic + ir, rows, earlier, KC).1 == 0);
+                        if steps == 0 && !(first && pc + kc == k) {
+                            continue;
+                        }
+                        let beta = if first { beta } else { 1.0 };
                         let prefetch_b = if ir == 0 { next_in_place } else { None };
-                        let a_sliver = a_packed[sliver_a * kc * MR..].as_ptr();
+                        let a_sliver = a
+                            .in_place::<MR>(ic + ir, pc, kc)
+                            .unwrap_or_else(|| a_packed[sliver_a * kc * MR..].as_ptr())
+                            .wrapping_add(skip * MR);
                         let out = TileOut {
                             // SAFETY: (ic+ir, jc+jr) is inside `c`.
                             ptr: unsafe {
@@ -332,24 +413,25 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, B: SourceB, F
                             },
                             row_stride: c.row_stride,
                             col_stride: c.col_stride,
-                            rows: MR.min(mc - ir),
+                            rows,
                             cols,
                         };
                         let slivers = Slivers {
                             a: a_sliver,
-                            b: b_sliver,
+                            b: b_sliver.wrapping_add(skip * b_row_stride),
                             b_row_stride,
                             prefetch_b,
                         };
                         // SAFETY: the A sliver holds kc·MR packed floats,
                         // the B sliver kc rows of vectors·LANES floats,
-                        // b_row_stride apart; the tile is inside `c`; the
-                        // ISA is enabled.
+                        // b_row_stride apart, of which the tile reads
+                        // `steps` from `skip` on; the tile is inside `c`;
+                        // the ISA is enabled.
                         unsafe {
                             match cols.div_ceil(S::LANES) {
-                                1 => tile::<S, MR, 1>(kc, slivers, alpha, beta, out),
-                                2 => tile::<S, MR, 2>(kc, slivers, alpha, beta, out),
-                                _ => tile::<S, MR, NV>(kc, slivers, alpha, beta, out),
+                                1 => tile::<S, MR, 1>(steps, slivers, alpha, beta, out),
+                                2 => tile::<S, MR, 2>(steps, slivers, alpha, beta, out),
+                                _ => tile::<S, MR, NV>(steps, slivers, alpha, beta, out),
                             }
                         }
                     }

@@ -14,7 +14,7 @@
 //! | `simd.rs` | the seven vector instructions the microkernel uses, for AVX-512F and AVX2 |
 //! | `skinny.rs` | products with a dimension of 1 (a Linear layer with one output), as plain loops |
 //! | `implicit.rs` | products whose `B` packs itself, sliver by sliver, and is never stored whole (a convolution's patches) |
-//! | `needed_tiles.rs` | products that compute only the tiles the caller needs (the input gradient skips its padding) |
+//! | `needed_tiles.rs` | products that compute only the tiles, and the steps of each, the caller needs (the convolutions skip their padding) |
 //!
 //! Learners: read `microkernel.rs` first, then `blocked.rs`; the book's
 //! chapter "How a fast matrix multiply works" walks through both.
