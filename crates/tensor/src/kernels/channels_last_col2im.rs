@@ -89,6 +89,24 @@ impl<T: Element> PermutedWeights<T> {
         // sets of the level-1 cache when the gemm reads a sliver of them.
         let row_stride = columns + if columns.is_power_of_two() { 16 } else { 0 };
         let mut values = vec![T::zero(); o * row_stride];
+        // Each row is a [C, taps] block turned round to [taps, C]: with
+        // AVX2 and both multiples of 8, by 8 × 8 transposes in registers.
+        #[cfg(target_arch = "x86_64")]
+        if c.is_multiple_of(8)
+            && taps.is_multiple_of(8)
+            && std::arch::is_x86_feature_detected!("avx2")
+            && let (Some(w), Some(out)) = (f32s(w), f32s_mut(&mut values))
+        {
+            for (out, row) in out.chunks_exact_mut(row_stride).zip(w.chunks_exact(columns)) {
+                // SAFETY: the CPU has AVX2, checked just above.
+                unsafe { turn_round_avx2(row, (c, taps), out) };
+            }
+            return PermutedWeights {
+                values,
+                columns,
+                row_stride,
+            };
+        }
         // Writing each tap's `C` floats in a row; the reads, `taps` apart,
         // stay within the row's few cache lines.
         for (out, row) in values.chunks_exact_mut(row_stride).zip(w.chunks_exact(columns)) {
@@ -124,6 +142,43 @@ impl<T: Element> PermutedWeights<T> {
             values,
         )
         .expect("sized by new")
+    }
+}
+
+/// `out[t·C + ch] = row[ch·taps + t]`: a `[C, taps]` block turned round,
+/// 8 × 8 floats at a time in registers ([`transpose8`](super::gemm::transpose8)).
+///
+/// # Safety
+/// The CPU has AVX2.
+///
+/// # Panics
+/// If `C` or `taps` is not a multiple of 8, or a slice is short.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn turn_round_avx2(row: &[f32], (c, taps): (usize, usize), out: &mut [f32]) {
+    use super::gemm::transpose8;
+    use std::arch::x86_64::*;
+    assert!(
+        c.is_multiple_of(8) && taps.is_multiple_of(8),
+        "turn_round: not whole blocks"
+    );
+    assert!(
+        row.len() >= c * taps && out.len() >= c * taps,
+        "turn_round: lengths"
+    );
+    for c0 in (0..c).step_by(8) {
+        for t0 in (0..taps).step_by(8) {
+            // SAFETY: channels c0..c0 + 8 and taps t0..t0 + 8 lie inside the
+            // [C, taps] block of `row` and the [taps, C] block of `out`
+            // (asserted above).
+            unsafe {
+                let block: [__m256; 8] =
+                    std::array::from_fn(|i| _mm256_loadu_ps(row.as_ptr().add((c0 + i) * taps + t0)));
+                for (j, tap) in transpose8(block).into_iter().enumerate() {
+                    _mm256_storeu_ps(out.as_mut_ptr().add((t0 + j) * c + c0), tap);
+                }
+            }
+        }
     }
 }
 
@@ -286,7 +341,7 @@ impl<T: Element> ChannelsLastCol2im<T> {
                     let sources: [&[f32]; 8] =
                         std::array::from_fn(|b| &g[((first_sample + b) * o + ch) * p..][..p]);
                     // SAFETY: the CPU has AVX2, checked just above.
-                    unsafe { interleave8_avx2(&sources, row) };
+                    unsafe { super::interleaved_patches::interleave_row_avx2(&sources, row, 8) };
                     continue;
                 }
                 for b in 0..q {
@@ -373,45 +428,6 @@ impl<T: Element> ChannelsLastCol2im<T> {
         }
         for (image, out) in images.chunks_exact_mut(len).zip(x.chunks_exact_mut(len)) {
             transpose(image, c, 0, 0, bias, out);
-        }
-    }
-}
-
-/// `dst[q·8 + b] = rows[b][q]`: the same pixel of 8 samples side by side,
-/// for 8 rows of one length, 8 pixels at a time by 8 × 8 transposes in
-/// registers ([`transpose8`](super::gemm::transpose8)); the pixels left
-/// over at the end one by one.
-///
-/// # Safety
-/// The CPU has AVX2.
-///
-/// # Panics
-/// If there are not 8 rows of one length, or `dst` is not 8 times as long.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn interleave8_avx2(rows: &[&[f32]], dst: &mut [f32]) {
-    use super::gemm::transpose8;
-    use std::arch::x86_64::*;
-    let p = rows[0].len();
-    assert!(
-        rows.len() == 8 && rows.iter().all(|r| r.len() == p),
-        "interleave8: rows"
-    );
-    assert_eq!(dst.len(), 8 * p, "interleave8: dst");
-    let end = p / 8 * 8;
-    for q0 in (0..end).step_by(8) {
-        // SAFETY: pixels q0..q0 + 8 ≤ p lie in every row, and
-        // dst[(q0 + j)·8..(q0 + j + 1)·8] in `dst` (8·p floats long).
-        unsafe {
-            let block: [__m256; 8] = std::array::from_fn(|b| _mm256_loadu_ps(rows[b].as_ptr().add(q0)));
-            for (j, pixel) in transpose8(block).into_iter().enumerate() {
-                _mm256_storeu_ps(dst.as_mut_ptr().add((q0 + j) * 8), pixel);
-            }
-        }
-    }
-    for q in end..p {
-        for (b, row) in rows.iter().enumerate() {
-            dst[q * 8 + b] = row[q];
         }
     }
 }

@@ -231,7 +231,7 @@ impl InterleavedPatches {
 
 /// `dst[x·stride + b] = rows[b][x]` for the pixels from `x0` on: the same
 /// pixel of the 8 samples side by side, one pixel every `stride` floats.
-fn interleave_row(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: usize, x0: usize) {
+pub(super) fn interleave_row(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: usize, x0: usize) {
     for x in x0..rows[0].len() {
         for (b, row) in rows.iter().enumerate() {
             dst[x * stride + b] = row[x];
@@ -239,21 +239,32 @@ fn interleave_row(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: usize, x0: us
     }
 }
 
-/// [`interleave_row`], 8 pixels at a time by 8 × 8 transposes in
-/// registers.
+/// [`interleave_row`] from the first pixel, 8 pixels at a time by 8 × 8
+/// transposes in registers ([`transpose8`]). Also stages `ȳ` for the
+/// input gradient (`channels_last_col2im.rs`, with `stride` 8).
 ///
 /// # Safety
 /// The CPU has AVX2.
+///
+/// # Panics
+/// If the rows differ in length or `dst` is too short.
 #[target_feature(enable = "avx2")]
-unsafe fn interleave_row_avx2(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: usize) {
+pub(super) unsafe fn interleave_row_avx2(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: usize) {
     let w = rows[0].len();
     assert!(rows.iter().all(|r| r.len() == w), "interleave_row: rows");
     assert!(
         w == 0 || dst.len() >= (w - 1) * stride + CHUNK,
         "interleave_row: dst"
     );
-    let end = w / 8 * 8;
-    for x0 in (0..end).step_by(8) {
+    if w < 8 {
+        interleave_row(rows, dst, stride, 0);
+        return;
+    }
+    // Blocks of 8 pixels, the last one ending at the row's end (and so
+    // overlapping the one before when w is not a multiple of 8: those
+    // pixels are written twice, with the same values).
+    let last = w - 8;
+    for x0 in (0..w).step_by(8).map(|x0| x0.min(last)) {
         // SAFETY: pixels x0..x0 + 8 ≤ w lie in every row, and pixel
         // x0 + j's 8 floats at (x0 + j)·stride in `dst` (asserted above).
         unsafe {
@@ -263,7 +274,6 @@ unsafe fn interleave_row_avx2(rows: &[&[f32]; CHUNK], dst: &mut [f32], stride: u
             }
         }
     }
-    interleave_row(rows, dst, stride, end);
 }
 
 /// One sample of [`InterleavedPatches::unload`], for the pixels from `p0`
@@ -298,9 +308,15 @@ unsafe fn unload_sample_avx2(
     bias: Option<&[f32]>,
     sample: &mut [f32],
 ) {
-    let (p_end, o_end) = (p / 8 * 8, o / 8 * 8);
+    let o_end = o / 8 * 8;
     assert!(sample.len() >= o * p, "unload_sample: sample");
-    for q0 in (0..p_end).step_by(8) {
+    if p < 8 {
+        unload_sample(out, row, (o, p, 0, 0), bias, sample);
+        return;
+    }
+    // Blocks of 8 pixels, the last one ending at the last pixel (writing
+    // the pixels it shares with the one before again, with the same values).
+    for q0 in (0..p).step_by(8).map(|q0| q0.min(p - 8)) {
         for o0 in (0..o_end).step_by(8) {
             let block: [__m256; 8] = std::array::from_fn(|i| {
                 let at = row(q0 + i) + o0;
@@ -321,5 +337,5 @@ unsafe fn unload_sample_avx2(
             }
         }
     }
-    unload_sample(out, row, (o, p, p_end, o_end), bias, sample);
+    unload_sample(out, row, (o, p, p, o_end), bias, sample);
 }
