@@ -266,7 +266,7 @@ impl<T: Element> ChannelsLastCol2im<T> {
     /// order of its rows: the samples in chunks of `chunk`, each chunk's
     /// rows pixel by pixel, the chunk's samples side by side. With `chunk`
     /// the gemm's tile height, each tile's rows are one pixel of different
-    /// samples, whose taps reach into the padding alike (`gemm/rows.rs`);
+    /// samples, whose taps reach into the padding alike (`gemm/needed_tiles.rs`);
     /// with 1, the rows are in plain order, sample after sample.
     ///
     /// # Panics

@@ -398,7 +398,7 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
             // block of pixels at a time, each added onto the images
             // channels last (`channels_last_col2im.rs`). In f32 on one
             // thread, only the tiles whose taps land in the image, each
-            // tile's rows one pixel of several samples (`gemm/rows.rs`).
+            // tile's rows one pixel of several samples (`gemm/needed_tiles.rs`).
             let pixels = nb * p;
             #[cfg(target_arch = "x86_64")]
             let skipping = (!split || rayon::current_num_threads() == 1)

@@ -74,7 +74,8 @@ pub(crate) struct InterleavedPatches {
 
 impl InterleavedPatches {
     /// Whether `geo`'s forward product can take this way: at least
-    /// [`MIN_CHANNELS`] input channels, f32, and the engine's AVX-512 gemm.
+    /// [`MIN_CHANNELS`] input channels, and the engine's AVX-512 gemm as
+    /// the active path (the caller checks that the values are f32).
     pub(crate) fn applies(geo: &ConvGeometry) -> bool {
         geo.in_channels >= MIN_CHANNELS && super::gemm::GemmPath::active() == super::gemm::GemmPath::Avx512
     }

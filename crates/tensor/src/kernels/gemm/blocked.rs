@@ -422,11 +422,12 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                             b_row_stride,
                             prefetch_b,
                         };
-                        // SAFETY: the A sliver holds kc·MR packed floats,
-                        // the B sliver kc rows of vectors·LANES floats,
-                        // b_row_stride apart, of which the tile reads
-                        // `steps` from `skip` on; the tile is inside `c`;
-                        // the ISA is enabled.
+                        // SAFETY: the A sliver holds kc·MR floats, packed
+                        // or where they lie (the source's `in_place`
+                        // contract), the B sliver kc rows of vectors·LANES
+                        // floats, b_row_stride apart; the tile reads both
+                        // from step `skip` for `steps` steps; the tile is
+                        // inside `c`; the ISA is enabled.
                         unsafe {
                             match cols.div_ceil(S::LANES) {
                                 1 => tile::<S, MR, 1>(steps, slivers, alpha, beta, out),
