@@ -1,4 +1,5 @@
-//! Products that compute only the tiles the caller needs.
+//! Products that compute only the tiles the caller needs, and of each tile
+//! only the steps of the inner dimension it needs.
 //!
 //! The input gradient of a convolution (`channels_last_col2im.rs`) is the
 //! product `ȳᵀ·W`: a row per output pixel, a column per (kernel tap,
