@@ -97,7 +97,8 @@ thread_local! {
 }
 
 /// How many copy tables a thread keeps (a DCGAN step in f32 on x86-64 uses
-/// six: two patch sources and a col2im for each of its two geometries).
+/// seven: two patch sources and a col2im for each of its two geometries,
+/// and on AVX-512 the interleaved images of the 64-channel one).
 const SPARE_TABLES_KEPT: usize = 16;
 
 /// A spare table of type `X` built for `geo`, for which `fits` holds, if
