@@ -1,6 +1,7 @@
 //! The fused ops and fast-path kernels added for training speed: first- and
 //! second-derivative checks of `linear`, of BatchNorm's normalisation
-//! (`batch_normalize`) and affine step (`channel_affine`), and of the fused
+//! (`batch_normalize`) and affine step (`channel_affine`) and of both as one
+//! op (`batch_normalize_affine`), and of the fused
 //! binary cross-entropy on logits
 //! (`bce_with_logits`), and their values (including the strided broadcast
 //! loops, the per-channel sums and the parallel paths) against the plain
@@ -321,14 +322,8 @@ fn channel_affine_gives_the_bits_of_a_broadcast_multiply_and_add() {
     // [N, C] as BatchNorm1d gives it.
     let mut r = rng(51);
     let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[16, 24, 9, 11], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for shape in shapes {
-        let f32s = |dims: &[usize], r: &mut _| {
-            let t: Tensor<f64> = randn(dims, r);
-            Tensor::<f32>::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), dims)
-                .unwrap()
-                .with_requires_grad()
-        };
+        let f32s = |dims: &[usize], r: &mut _| randn_f32(dims, r).with_requires_grad();
         let channels = [shape[1]];
         let (x, w, b, g) = (
             f32s(shape, &mut r),
@@ -357,4 +352,117 @@ fn channel_affine_gives_the_bits_of_a_broadcast_multiply_and_add() {
         };
         assert_eq!(grads(true), grads(false), "shape {shape:?}");
     }
+}
+
+#[test]
+fn batch_normalize_affine_first_and_second_derivatives() {
+    let mut r = rng(52);
+    // Through a nonlinearity and a weighting, so that the second derivative
+    // reaches every input; [N, C, H, W] and [N, C].
+    check(
+        "batch_normalize_affine [N, C, H, W] then tanh",
+        |xs| {
+            xs[0]
+                .batch_normalize_affine(&xs[1], &xs[2], 1e-5)?
+                .0
+                .tanh()
+                .mul(&xs[3])
+        },
+        &[
+            randn(&[3, 2, 2, 3], &mut r),
+            randn(&[2], &mut r),
+            randn(&[2], &mut r),
+            randn(&[3, 2, 2, 3], &mut r),
+        ],
+    );
+    check(
+        "batch_normalize_affine [N, C] squared",
+        |xs| {
+            let y = xs[0].batch_normalize_affine(&xs[1], &xs[2], 1e-5)?.0;
+            y.mul(&y)?.mul(&xs[3])
+        },
+        &[
+            randn(&[5, 3], &mut r),
+            randn(&[3], &mut r),
+            randn(&[3], &mut r),
+            randn(&[5, 3], &mut r),
+        ],
+    );
+    // Bad parameters are errors that name the op and the shapes.
+    let x = randn(&[4, 3, 2], &mut r);
+    let e = x
+        .batch_normalize_affine(&randn(&[2], &mut r), &randn(&[3], &mut r), 1e-5)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_normalize_affine") && e.contains("[3]"), "{e}");
+}
+
+#[test]
+fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
+    // Values, statistics and the gradients of x, γ and β (each alone and
+    // all together, which take different sums), against batch_normalize
+    // followed by channel_affine, without a recorded graph, in f32: serial
+    // and parallel sizes (W2's [64, 128, 7, 7] among them), a single channel
+    // (whose values the sums read as one run), and [N, C], on 1 and 2
+    // threads.
+    let mut r = rng(53);
+    let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[64, 128, 7, 7], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
+    for shape in shapes {
+        // Means away from 0, so that x̂ differs from x.
+        let f32s = |dims: &[usize], r: &mut _| randn_f32(dims, r).mul_scalar(3.0).add_scalar(0.5);
+        let channels = [shape[1]];
+        let (x, w, b, g) = (
+            f32s(shape, &mut r),
+            f32s(&channels, &mut r),
+            f32s(&channels, &mut r),
+            f32s(shape, &mut r),
+        );
+        for wants in [[true, true, true], [true, false, false], [false, true, true]] {
+            let leaf = |t: &Tensor<f32>, want: bool| {
+                if want {
+                    t.detach().with_requires_grad()
+                } else {
+                    t.detach()
+                }
+            };
+            let run = |fused: bool| {
+                let (x, w, b) = (leaf(&x, wants[0]), leaf(&w, wants[1]), leaf(&b, wants[2]));
+                let (y, mean, var) = if fused {
+                    x.batch_normalize_affine(&w, &b, 1e-5).unwrap()
+                } else {
+                    let (x_hat, mean, var) = x.batch_normalize(1e-5).unwrap();
+                    (x_hat.channel_affine(&w, &b).unwrap(), mean, var)
+                };
+                // Σ(y·g) hands g to the op's backward unchanged.
+                y.mul(&g).unwrap().sum().backward().unwrap();
+                let grad = |t: &Tensor<f32>, want: bool| want.then(|| bits(&t.grad().unwrap().to_vec()));
+                (
+                    [bits(&y.to_vec()), bits(&mean.to_vec()), bits(&var.to_vec())],
+                    [grad(&x, wants[0]), grad(&w, wants[1]), grad(&b, wants[2])],
+                )
+            };
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (fused, composed) = pool.install(|| (run(true), run(false)));
+                assert_eq!(
+                    fused, composed,
+                    "shape {shape:?}, wants {wants:?}, {threads} threads"
+                );
+            }
+        }
+    }
+}
+
+/// Standard normal values in f32 (drawn in f64, then rounded).
+fn randn_f32(shape: &[usize], r: &mut rand_chacha::ChaCha8Rng) -> Tensor<f32> {
+    let t: Tensor<f64> = randn(shape, r);
+    Tensor::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), shape).unwrap()
+}
+
+/// The bits of each value, to compare floats exactly.
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
 }

@@ -61,21 +61,23 @@ impl<T: Element> BatchNorm<T> {
         let mut channel_shape = vec![1; shape.len()];
         channel_shape[1] = channels;
         let count: usize = axes.iter().map(|&a| shape[a]).product();
-        let normalized = if self.training {
+        if self.training {
             if count < 2 {
                 return Err(TensorError::shape(
                     op,
                     format!("training needs more than one value per channel, got input {shape:?}"),
                 ));
             }
-            let (normalized, mean, var) = x.batch_normalize(self.eps)?;
+            // The normalisation and γ, β as one op: each pass over the
+            // batch serves both (the values and gradients of
+            // `batch_normalize` then `channel_affine`, to the bit).
+            let (y, mean, var) = x.batch_normalize_affine(&self.weight, &self.bias, self.eps)?;
             self.update_running_stats(&mean, &var, count)?;
-            normalized
-        } else {
-            let mean = self.running_mean.reshape(&channel_shape)?;
-            let var = self.running_var.reshape(&channel_shape)?;
-            x.sub(&mean)?.div(&var.add_scalar(T::from_f64(self.eps)).sqrt())?
-        };
+            return Ok(y);
+        }
+        let mean = self.running_mean.reshape(&channel_shape)?;
+        let var = self.running_var.reshape(&channel_shape)?;
+        let normalized = x.sub(&mean)?.div(&var.add_scalar(T::from_f64(self.eps)).sqrt())?;
         // γ and β: one op, with the values and gradients of a broadcast
         // multiply and add.
         normalized.channel_affine(&self.weight, &self.bias)

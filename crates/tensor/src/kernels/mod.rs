@@ -11,6 +11,7 @@ pub mod im2col;
 #[cfg(target_arch = "x86_64")]
 mod interleaved_patches;
 pub mod norm;
+pub mod norm_grad;
 #[cfg(target_arch = "x86_64")]
 mod packed_patches;
 mod patches;

@@ -1,118 +1,194 @@
-//! BatchNorm's loops: per-channel statistics of a `[N, C, …]` batch, the
-//! normalisation that uses them, and its gradient. The op that records them
-//! for autodiff, with its derivative, is `ops/norm.rs`.
+//! BatchNorm's forward loops: per-channel statistics of a `[N, C, …]`
+//! batch, the normalisation that uses them and the affine step after it.
+//! Their gradients are in `norm_grad.rs`; the ops that record them for
+//! autodiff, with their derivatives, are in `ops/norm.rs`.
 
 use super::elementwise::{filled, finish_sum, sum_slice};
-use super::{CHUNK, PARALLEL_THRESHOLD};
 #[cfg(target_arch = "x86_64")]
-use super::{f32s, is_f32};
+use super::f32s;
+use super::{CHUNK, PARALLEL_THRESHOLD};
 use crate::Element;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// Per-channel mean and (biased) variance of `x`, a row-major `[N, C, S]`
 /// array given as a slice (`S` the product of any trailing axes): each
-/// channel's statistics over its `N·S` values. Two passes per channel (the
-/// mean, then the mean squared distance from it), which loses far less to
-/// rounding than `E[x²] − E[x]²`. Channels run in parallel for large inputs;
-/// each channel is summed by one thread in a fixed order.
+/// channel's statistics over its `N·S` values. Two passes (the means, then
+/// the mean squared distance from them), which loses far less to rounding
+/// than `E[x²] − E[x]²`. Each channel's rows are summed in a fixed order,
+/// `n = 0, 1, …`, whatever the thread count; the loops walk the batch in
+/// memory order (see [`by_channel_blocks`]).
 ///
 /// # Panics
 /// If `x.len() != batch·channels·plane` or `batch·plane == 0`.
 pub fn channel_moments<T: Element>(x: &[T], batch: usize, channels: usize, plane: usize) -> (Vec<T>, Vec<T>) {
     assert_eq!(x.len(), batch * channels * plane, "channel_moments: x");
     assert!(batch * plane > 0, "channel_moments: an empty channel has no mean");
-    let moments = |c: usize| {
-        let row = |n: usize| &x[(n * channels + c) * plane..(n * channels + c + 1) * plane];
+    let dims = (batch, channels, plane);
+    let block = |cs: Range<usize>| {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2")
             && let Some(x) = f32s(x)
         {
-            let row = |n: usize| &x[(n * channels + c) * plane..(n * channels + c + 1) * plane];
-            // SAFETY: the CPU has AVX2, checked just above.
-            let (mean, variance) = unsafe { moments_avx2(batch, row) };
+            // SAFETY: the CPU has AVX2, checked just above; `x` holds
+            // `batch·channels·plane` floats (asserted above) and `cs` lies
+            // inside `0..channels` (`by_channel_blocks`).
+            let moments = unsafe { moments_avx2(x, dims, cs) };
             // Exact: T is f32.
-            return (T::from_f64(mean as f64), T::from_f64(variance as f64));
+            return moments
+                .into_iter()
+                .map(|(mean, variance)| (T::from_f64(mean as f64), T::from_f64(variance as f64)))
+                .collect();
         }
-        moments_plain(batch, row)
+        moments_plain(x, dims, cs)
     };
-    if x.len() >= PARALLEL_THRESHOLD {
-        (0..channels).into_par_iter().map(moments).unzip()
+    by_channel_blocks(channels, x.len() >= PARALLEL_THRESHOLD, block)
+        .into_iter()
+        .unzip()
+}
+
+/// Runs `block` on consecutive ranges of the channels `0..channels` (one
+/// range, or with `parallel` one per thread, in parallel) and joins their
+/// per-channel results in channel order.
+///
+/// Each block walks the batch in memory order: sample `n`'s rows of the
+/// block's channels (adjacent in a row-major `[N, C, S]` array), then
+/// sample `n + 1`'s. The hardware prefetchers follow that. Walking one
+/// channel at a time instead jumps `C·S` floats from row to row (25 KB
+/// for W2's BatchNorm of `[64, 128, 7, 7]`, whose 49-float rows are a few
+/// cache lines each): the prefetchers lose the thread at every jump, and
+/// the loads wait for memory. Each channel still sums its own rows in the
+/// order `n = 0, 1, …`, so the blocks change no bit.
+pub(super) fn by_channel_blocks<R: Send>(
+    channels: usize,
+    parallel: bool,
+    block: impl Fn(Range<usize>) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let parts = if parallel {
+        rayon::current_num_threads().clamp(1, channels.max(1))
     } else {
-        (0..channels).map(moments).unzip()
+        1
+    };
+    if parts == 1 {
+        return block(0..channels);
     }
+    (0..parts)
+        .into_par_iter()
+        .flat_map_iter(|p| block(p * channels / parts..(p + 1) * channels / parts))
+        .collect()
 }
 
-/// One channel's [`channel_moments`], over its rows `row(n)` for `n` in
-/// `0..batch`: the plain loops.
-fn moments_plain<'a, T: Element>(batch: usize, row: impl Fn(usize) -> &'a [T]) -> (T, T) {
-    let rows = (0..batch).map(&row);
-    let count = T::from_f64((batch * row(0).len()) as f64);
-    let mean = (0..batch)
-        .map(&row)
-        .fold(T::zero(), |acc, row| acc + sum_slice(row))
-        / count;
-    let squares = rows.fold(T::zero(), |acc, row| {
-        let mut acc8 = [T::zero(); 8];
-        let chunks = row.chunks_exact(8);
-        let rest: T = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
-        for chunk in chunks {
-            for (a, &v) in acc8.iter_mut().zip(chunk) {
-                *a += (v - mean) * (v - mean);
-            }
+/// Row `(n, c)` of a row-major `[N, C, S]` slice, for `dims = (N, C, S)`.
+pub(super) fn channel_rows<'a, T>(
+    x: &'a [T],
+    (_, channels, plane): (usize, usize, usize),
+) -> impl Fn(usize, usize) -> &'a [T] {
+    move |n, c| &x[(n * channels + c) * plane..(n * channels + c + 1) * plane]
+}
+
+/// [`channel_moments`] of the channels `cs`, the plain loops: each row's
+/// values summed in [`sum_slice`]'s order, the rows added in order; then
+/// each row's squared distances from the mean in eight running sums and
+/// the rest, the rows added in order.
+fn moments_plain<T: Element>(x: &[T], dims: (usize, usize, usize), cs: Range<usize>) -> Vec<(T, T)> {
+    let (batch, _, plane) = dims;
+    let row = channel_rows(x, dims);
+    let count = T::from_f64((batch * plane) as f64);
+    let mut totals = vec![T::zero(); cs.len()];
+    for n in 0..batch {
+        for (total, c) in totals.iter_mut().zip(cs.clone()) {
+            *total += sum_slice(row(n, c));
         }
-        acc + sum_slice(&acc8) + rest
-    });
-    (mean, squares / count)
+    }
+    let means: Vec<T> = totals.iter().map(|&total| total / count).collect();
+    let mut squares = vec![T::zero(); cs.len()];
+    for n in 0..batch {
+        for ((sum, &mean), c) in squares.iter_mut().zip(&means).zip(cs.clone()) {
+            let mut acc8 = [T::zero(); 8];
+            let chunks = row(n, c).chunks_exact(8);
+            let rest: T = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+            for chunk in chunks {
+                for (a, &v) in acc8.iter_mut().zip(chunk) {
+                    *a += (v - mean) * (v - mean);
+                }
+            }
+            *sum = *sum + sum_slice(&acc8) + rest;
+        }
+    }
+    means
+        .into_iter()
+        .zip(squares)
+        .map(|(mean, sum)| (mean, sum / count))
+        .collect()
 }
 
-/// One channel's [`channel_moments`] in f32 with AVX2, its rows (`row(n)`
-/// for `n` in `0..batch`) two at a time: each row's eight running sums are
-/// one register, and two rows' sums are two independent chains of adds. The
-/// same sums in the same order as the plain loops, so the same bits.
+/// [`moments_plain`] in f32 with AVX2, two channels' rows of a sample at a
+/// time: each row's eight running sums are one register, and the two rows'
+/// sums are two independent chains of adds. The same sums in the same
+/// order as the plain loops, so the same bits.
 ///
 /// # Safety
-/// The CPU has AVX2.
+/// The CPU has AVX2; `x` holds `N·C·S` floats for `dims = (N, C, S)`, and
+/// `cs` lies inside `0..C`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn moments_avx2<'a>(batch: usize, row: impl Fn(usize) -> &'a [f32]) -> (f32, f32) {
+unsafe fn moments_avx2(x: &[f32], dims: (usize, usize, usize), cs: Range<usize>) -> Vec<(f32, f32)> {
     use std::arch::x86_64::*;
-    let len = row(0).len();
-    let whole = len / 8 * 8;
-    let count = (batch * len) as f64 as f32;
-    let pairs = |n: usize| [row(n), row((n + 1).min(batch - 1))];
-    // The mean: each row's `sum_slice`, added row after row.
-    let mut total = 0.0f32;
-    for n in (0..batch).step_by(2) {
-        // SAFETY: AVX2 is enabled in this function; the rows are equally long.
-        let lanes = unsafe { lane_sums(pairs(n), whole, |v| v) };
-        for (r, lanes) in lanes.into_iter().enumerate().take(batch - n) {
-            total += finish_sum(lanes, row(n + r)[whole..].iter().copied());
+    let (batch, _, plane) = dims;
+    let row = channel_rows(x, dims);
+    let whole = plane / 8 * 8;
+    let count = (batch * plane) as f64 as f32;
+    // Channel c's row and the next channel's (its own again for the last).
+    let last = cs.end - 1;
+    let pair = |n: usize, c: usize| [row(n, c), row(n, (c + 1).min(last))];
+    // The means: each row's `sum_slice`, added row after row.
+    let mut totals = vec![0.0f32; cs.len()];
+    for n in 0..batch {
+        for c in cs.clone().step_by(2) {
+            // SAFETY: AVX2 is enabled in this function; the rows are
+            // equally long.
+            let lanes = unsafe { lane_sums(pair(n, c), whole, |_, v| v) };
+            for (r, lanes) in lanes.into_iter().enumerate().take(cs.end - c) {
+                totals[c + r - cs.start] += finish_sum(lanes, row(n, c + r)[whole..].iter().copied());
+            }
         }
     }
-    let mean = total / count;
-    // The variance: each row's squares in eight lanes, added pairwise, then
-    // the row's last squares.
-    let m = _mm256_set1_ps(mean);
-    let mut squares = 0.0f32;
-    for n in (0..batch).step_by(2) {
-        // SAFETY: as above.
-        let lanes = unsafe {
-            lane_sums(pairs(n), whole, |v| {
-                let d = _mm256_sub_ps(v, m);
-                _mm256_mul_ps(d, d)
-            })
-        };
-        for (r, lanes) in lanes.into_iter().enumerate().take(batch - n) {
-            let rest: f32 = row(n + r)[whole..].iter().map(|&v| (v - mean) * (v - mean)).sum();
-            squares = squares + sum_slice(&lanes) + rest;
+    let means: Vec<f32> = totals.iter().map(|&total| total / count).collect();
+    // The variances: each row's squares in eight lanes, added pairwise,
+    // then the row's last squares.
+    let mut squares = vec![0.0f32; cs.len()];
+    for n in 0..batch {
+        for c in cs.clone().step_by(2) {
+            let mean_of = |r: usize| means[(c + r).min(last) - cs.start];
+            let m = [_mm256_set1_ps(mean_of(0)), _mm256_set1_ps(mean_of(1))];
+            // SAFETY: as above.
+            let lanes = unsafe {
+                lane_sums(pair(n, c), whole, |r, v| {
+                    let d = _mm256_sub_ps(v, m[r]);
+                    _mm256_mul_ps(d, d)
+                })
+            };
+            for (r, lanes) in lanes.into_iter().enumerate().take(cs.end - c) {
+                let mean = mean_of(r);
+                let rest: f32 = row(n, c + r)[whole..]
+                    .iter()
+                    .map(|&v| (v - mean) * (v - mean))
+                    .sum();
+                let sum = &mut squares[c + r - cs.start];
+                *sum = *sum + sum_slice(&lanes) + rest;
+            }
         }
     }
-    (mean, squares / count)
+    means
+        .into_iter()
+        .zip(squares)
+        .map(|(mean, sum)| (mean, sum / count))
+        .collect()
 }
 
-/// For two rows, the eight running sums of `f(v)` over their first `whole`
-/// values (a multiple of 8), lane by lane.
+/// For two rows, the eight running sums of `f(r, v)` (`r` the row, 0 or
+/// 1) over their first `whole` values (a multiple of 8), lane by lane.
 ///
 /// # Safety
 /// Runs inside a function with AVX2 enabled; both rows hold `whole` floats.
@@ -121,7 +197,7 @@ unsafe fn moments_avx2<'a>(batch: usize, row: impl Fn(usize) -> &'a [f32]) -> (f
 unsafe fn lane_sums(
     rows: [&[f32]; 2],
     whole: usize,
-    f: impl Fn(std::arch::x86_64::__m256) -> std::arch::x86_64::__m256,
+    f: impl Fn(usize, std::arch::x86_64::__m256) -> std::arch::x86_64::__m256,
 ) -> [[f32; 8]; 2] {
     use std::arch::x86_64::*;
     // SAFETY: i + 8 ≤ whole, inside both rows; AVX2 is enabled (caller's
@@ -129,8 +205,8 @@ unsafe fn lane_sums(
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 2];
         for i in (0..whole).step_by(8) {
-            for (acc, row) in acc.iter_mut().zip(rows) {
-                *acc = _mm256_add_ps(*acc, f(_mm256_loadu_ps(row.as_ptr().add(i))));
+            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                *acc = _mm256_add_ps(*acc, f(r, _mm256_loadu_ps(row.as_ptr().add(i))));
             }
         }
         acc.map(|acc| {
@@ -154,7 +230,7 @@ pub fn channel_shift_scale<T: Element>(
     shift: &[T],
     scale: &[T],
 ) -> Vec<T> {
-    map_channels(x, channels, plane, shift, scale, |v, m, s| (v - m) * s)
+    map_channels(x, channels, plane, [shift, scale], |v, [m, s]| (v - m) * s)
 }
 
 /// `x·scale[c] + shift[c]` for every value of channel `c` of a row-major
@@ -171,21 +247,50 @@ pub fn channel_scale_shift<T: Element>(
     scale: &[T],
     shift: &[T],
 ) -> Vec<T> {
-    map_channels(x, channels, plane, scale, shift, |v, g, b| v * g + b)
+    map_channels(x, channels, plane, [scale, shift], |v, [g, b]| v * g + b)
 }
 
-/// `f(x, a[c], b[c])` for every value of channel `c` of a row-major
-/// `[N, C, S]` slice, as a new vector, in parallel for large inputs.
-fn map_channels<T: Element>(
+/// BatchNorm's normalisation and affine step in one pass over a row-major
+/// `[N, C, S]` slice: `y = x̂·gamma[c] + beta[c]` with
+/// `x̂ = (x − mean[c])·inv_std[c]` for every value of channel `c`, as a new
+/// vector. The values of [`channel_shift_scale`] followed by
+/// [`channel_scale_shift`], to the bit (each step rounded as there), with
+/// one pass over the batch instead of two and no `x̂` written out (the
+/// gradient computes it again, `norm_grad.rs`).
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn channel_normalize_affine<T: Element>(
+    x: &[T],
+    (channels, plane): (usize, usize),
+    (mean, inv_std): (&[T], &[T]),
+    (gamma, beta): (&[T], &[T]),
+) -> Vec<T> {
+    assert!(
+        [mean, inv_std, gamma, beta].iter().all(|v| v.len() == channels),
+        "channel_normalize_affine: per-channel values"
+    );
+    map_channels(
+        x,
+        channels,
+        plane,
+        [mean, inv_std, gamma, beta],
+        |v, [m, r, g, b]| ((v - m) * r) * g + b,
+    )
+}
+
+/// `f(x, [a[c], b[c], …])` for every value of channel `c` of a row-major
+/// `[N, C, S]` slice, with `K` per-channel values, as a new vector, in
+/// parallel for large inputs.
+pub(super) fn map_channels<T: Element, const K: usize>(
     x: &[T],
     channels: usize,
     plane: usize,
-    a: &[T],
-    b: &[T],
-    f: impl Fn(T, T, T) -> T + Sync,
+    per_channel: [&[T]; K],
+    f: impl Fn(T, [T; K]) -> T + Sync,
 ) -> Vec<T> {
     assert!(
-        a.len() == channels && b.len() == channels,
+        per_channel.iter().all(|values| values.len() == channels),
         "map_channels: per-channel values"
     );
     assert_eq!(x.len() % (channels * plane).max(1), 0, "map_channels: x");
@@ -193,9 +298,9 @@ fn map_channels<T: Element>(
         return Vec::new();
     }
     let row = |(r, (o, v)): (usize, (&mut [MaybeUninit<T>], &[T]))| {
-        let (a, b) = (a[r % channels], b[r % channels]);
+        let values = per_channel.map(|values| values[r % channels]);
         for (o, &v) in o.iter_mut().zip(v) {
-            o.write(f(v, a, b));
+            o.write(f(v, values));
         }
     };
     filled(x.len(), |out| {
@@ -214,239 +319,13 @@ fn map_channels<T: Element>(
     })
 }
 
-/// `(scalē, shift̄)`, one value per channel.
-pub type ScaleShiftGrads<T> = (Vec<T>, Vec<T>);
-
-/// The gradients of [`channel_scale_shift`] for `g` (ȳ), all row-major
-/// `[N, C, S]`: `x̄ = ȳ·scale[c]` if `want_x`, and per channel
-/// `scalē[c] = Σ ȳ·x` and `shift̄[c] = Σ ȳ` if `want_params`.
-///
-/// Two passes over the batch (the sums, then `x̄`) and no intermediate
-/// arrays, instead of the four passes and two arrays of a broadcast
-/// multiply's and add's backward (`ȳ·scale`, `ȳ·x`, and two sums down to
-/// the channels), with their bits: each product rounded first, the sums in `sum_to_shape`'s
-/// order (the channel's `N` rows one after the other with [`sum_slice`]'s
-/// order within a row, or, with a single channel, all its values as one
-/// run).
-///
-/// # Panics
-/// If the lengths do not match.
-pub fn channel_scale_shift_grad<T: Element>(
-    g: &[T],
-    x: &[T],
-    (batch, channels, plane): (usize, usize, usize),
-    scale: &[T],
-    (want_x, want_params): (bool, bool),
-) -> (Option<Vec<T>>, Option<ScaleShiftGrads<T>>) {
-    assert!(
-        g.len() == batch * channels * plane && x.len() == g.len() && scale.len() == channels,
-        "channel_scale_shift_grad: lengths"
-    );
-    let params = want_params.then(|| {
-        let (sum_g, sum_gx) = channel_sums(g, x, batch, channels, plane);
-        (sum_gx, sum_g)
-    });
-    let zeros = vec![T::zero(); channels];
-    let grad_x = want_x.then(|| map_channels(g, channels, plane, scale, &zeros, |v, s, _| v * s));
-    (grad_x, params)
-}
-
-/// BatchNorm's input gradient, `x̄ = (ḡ − mean(ḡ) − x̂·mean(ḡ·x̂))·r` per
-/// channel `c` (means over the channel's `N·S` values, `r = inv_std[c]`),
-/// for row-major `[N, C, S]` slices `g` (ḡ, the gradient of `x̂`) and
-/// `x_hat` (x̂, the normalised batch).
-///
-/// Two passes instead of the seven of the same formula in tensor ops (two
-/// means, two products, two differences, one scaling), and no intermediate
-/// arrays. The arithmetic is theirs step for step, so the result is the same
-/// to the bit: each mean sums the channel's rows in order with
-/// [`sum_slice`] (as `sum_to_shape` does, which sums a single channel's
-/// contiguous values in one run) and multiplies by `1/(N·S)` (as
-/// `mean_axes` does), `ḡ·x̂` is rounded before it is summed, and every value
-/// is `((ḡ − mean(ḡ)) − x̂·mean(ḡ·x̂))·r` in that order.
-///
-/// # Panics
-/// If the lengths do not match or `batch·plane == 0`.
-pub fn channel_normalize_grad<T: Element>(
-    g: &[T],
-    x_hat: &[T],
-    batch: usize,
-    channels: usize,
-    plane: usize,
-    inv_std: &[T],
-) -> Vec<T> {
-    assert!(
-        g.len() == batch * channels * plane && x_hat.len() == g.len() && inv_std.len() == channels,
-        "channel_normalize_grad: lengths"
-    );
-    assert!(
-        batch * plane > 0,
-        "channel_normalize_grad: an empty channel has no mean"
-    );
-    let per_value = T::one() / T::from_f64((batch * plane) as f64);
-    // Pass 1: mean(ḡ) and mean(ḡ·x̂) per channel.
-    let (sum_g, sum_gx) = channel_sums(g, x_hat, batch, channels, plane);
-    let mean_g: Vec<T> = sum_g.iter().map(|&s| s * per_value).collect();
-    let mean_gx: Vec<T> = sum_gx.iter().map(|&s| s * per_value).collect();
-    // Pass 2: every value of x̄, row `r` of `[N·C, S]` in channel `r mod C`.
-    let row = |(r, out): (usize, &mut [MaybeUninit<T>])| {
-        let c = r % channels;
-        let (mg, mgx, scale) = (mean_g[c], mean_gx[c], inv_std[c]);
-        let at = r * plane..(r + 1) * plane;
-        for ((o, &g), &x) in out.iter_mut().zip(&g[at.clone()]).zip(&x_hat[at]) {
-            o.write(((g - mg) - x * mgx) * scale);
-        }
-    };
-    filled(g.len(), |out| {
-        if g.len() >= PARALLEL_THRESHOLD {
-            out.par_chunks_mut(plane)
-                .enumerate()
-                .with_min_len((CHUNK / plane).max(1))
-                .for_each(row);
-        } else {
-            out.chunks_mut(plane).enumerate().for_each(row);
-        }
-    })
-}
-
-/// Per channel of row-major `[N, C, S]` slices `g` and `x`: `Σ g` and
-/// `Σ g·x` (each product rounded first), summed as `sum_to_shape` sums a
-/// channel down: its `N` rows one after the other, each in [`sum_slice`]'s
-/// order, or, with a single channel, whose values are contiguous, all of
-/// them as one run. Channels run in parallel for large inputs.
-fn channel_sums<T: Element>(
-    g: &[T],
-    x: &[T],
-    batch: usize,
-    channels: usize,
-    plane: usize,
-) -> (Vec<T>, Vec<T>) {
-    let (runs, run) = if channels == 1 {
-        (1, batch * plane)
-    } else {
-        (batch, plane)
-    };
-    let sums = |c: usize| {
-        let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
-        let at = |n: usize| (n * channels + c) * run..(n * channels + c + 1) * run;
-        // Two rows at a time: their sums are independent chains of adds,
-        // which the processor overlaps; each row's sums are still added
-        // to the channel's in row order.
-        let mut n = 0;
-        while n + 2 <= runs {
-            let (a, b) = (at(n), at(n + 1));
-            let [(g0, gx0), (g1, gx1)] = row_sums([(&g[a.clone()], &x[a]), (&g[b.clone()], &x[b])]);
-            sum_g += g0;
-            sum_gx += gx0;
-            sum_g += g1;
-            sum_gx += gx1;
-            n += 2;
-        }
-        if n < runs {
-            let [(g0, gx0)] = row_sums([(&g[at(n)], &x[at(n)])]);
-            sum_g += g0;
-            sum_gx += gx0;
-        }
-        (sum_g, sum_gx)
-    };
-    if g.len() >= PARALLEL_THRESHOLD {
-        (0..channels).into_par_iter().map(sums).unzip()
-    } else {
-        (0..channels).map(sums).unzip()
-    }
-}
-
-/// For each of `R` pairs of equally long rows `(g, x)`: `(Σ g, Σ g·x)`,
-/// each in [`sum_slice`]'s order (eight running sums, then the rest), each
-/// product rounded first: the values of `sum_slice(g)` and of `sum_slice`
-/// of the multiplied rows, without storing those. The `R` rows' sums run
-/// side by side, so that their adds overlap instead of each waiting for
-/// the one before; in f32 with AVX2 the eight running sums of a row are
-/// one vector register (the same adds, lane by lane).
-fn row_sums<T: Element, const R: usize>(rows: [(&[T], &[T]); R]) -> [(T, T); R] {
-    let len = rows[0].0.len();
-    assert!(
-        rows.iter().all(|(g, x)| g.len() == len && x.len() == len),
-        "row_sums: lengths"
-    );
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && is_f32::<T>() {
-        let rows = rows.map(|(g, x)| (f32s(g).expect("T is f32"), f32s(x).expect("T is f32")));
-        // SAFETY: the CPU has AVX2 (checked above); the rows are equally
-        // long (asserted above).
-        let sums = unsafe { row_sums_avx2(rows) };
-        // Exact: T is f32.
-        return sums.map(|(g, gx)| (T::from_f64(g as f64), T::from_f64(gx as f64)));
-    }
-    let (mut acc_g, mut acc_gx) = ([[T::zero(); 8]; R], [[T::zero(); 8]; R]);
-    let whole = len / 8 * 8;
-    for i in (0..whole).step_by(8) {
-        for r in 0..R {
-            for l in i..i + 8 {
-                acc_g[r][l - i] += rows[r].0[l];
-                acc_gx[r][l - i] += rows[r].0[l] * rows[r].1[l];
-            }
-        }
-    }
-    std::array::from_fn(|r| {
-        let (g, x) = (&rows[r].0[whole..], &rows[r].1[whole..]);
-        (
-            finish_sum(acc_g[r], g.iter().copied()),
-            finish_sum(acc_gx[r], g.iter().zip(x).map(|(&g, &x)| g * x)),
-        )
-    })
-}
-
-/// [`row_sums`] in f32 with AVX2: each row's eight running sums of `g` and
-/// of `g·x` are one register each.
-///
-/// # Safety
-/// The CPU has AVX2; the rows are equally long.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_sums_avx2<const R: usize>(rows: [(&[f32], &[f32]); R]) -> [(f32, f32); R] {
-    use std::arch::x86_64::*;
-    let len = rows[0].0.len();
-    let whole = len / 8 * 8;
-    let (mut acc_g, mut acc_gx) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
-    for i in (0..whole).step_by(8) {
-        for r in 0..R {
-            // SAFETY: i + 8 ≤ whole ≤ len, inside both rows (caller's
-            // contract); AVX2 is enabled.
-            unsafe {
-                let g = _mm256_loadu_ps(rows[r].0.as_ptr().add(i));
-                let x = _mm256_loadu_ps(rows[r].1.as_ptr().add(i));
-                acc_g[r] = _mm256_add_ps(acc_g[r], g);
-                acc_gx[r] = _mm256_add_ps(acc_gx[r], _mm256_mul_ps(g, x));
-            }
-        }
-    }
-    let mut sums = [(0.0, 0.0); R];
-    for r in 0..R {
-        let (mut g8, mut gx8) = ([0.0f32; 8], [0.0f32; 8]);
-        // SAFETY: each array holds 8 floats; AVX2 is enabled.
-        unsafe {
-            _mm256_storeu_ps(g8.as_mut_ptr(), acc_g[r]);
-            _mm256_storeu_ps(gx8.as_mut_ptr(), acc_gx[r]);
-        }
-        let (g, x) = (&rows[r].0[whole..], &rows[r].1[whole..]);
-        let mut products = [0.0f32; 8];
-        for ((p, &g), &x) in products.iter_mut().zip(g).zip(x) {
-            *p = g * x;
-        }
-        sums[r] = (
-            finish_sum(g8, g.iter().copied()),
-            finish_sum(gx8, products[..g.len()].iter().copied()),
-        );
-    }
-    sums
-}
-
 #[cfg(test)]
 mod tests {
     /// The AVX2 moments are the plain loops' to the bit: odd and even
-    /// batches (the last row without a partner), rows shorter than a
-    /// vector, with a remainder, and whole vectors, with a mean far from 0.
+    /// batches, one channel and several (an odd count leaves the last
+    /// channel without a partner), blocks that start past channel 0, rows
+    /// shorter than a vector, with a remainder, and whole vectors, with
+    /// means far from 0.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_vector_moments_have_the_plain_loops_bits() {
@@ -455,18 +334,60 @@ mod tests {
             return;
         }
         for batch in [1, 2, 3, 64] {
-            for plane in [1, 7, 8, 49, 196] {
-                let x: Vec<f32> = (0..batch * plane)
-                    .map(|i| 3.0 + ((i * 7919) % 1999) as f32 / 997.0)
-                    .collect();
-                let row = |n: usize| &x[n * plane..(n + 1) * plane];
-                let plain = super::moments_plain(batch, row);
-                // SAFETY: the CPU has AVX2, checked above.
-                let vector = unsafe { super::moments_avx2(batch, row) };
+            for channels in [1, 2, 5] {
+                for plane in [1, 7, 8, 49, 196] {
+                    let x: Vec<f32> = (0..batch * channels * plane)
+                        .map(|i| 3.0 + ((i * 7919) % 1999) as f32 / 997.0)
+                        .collect();
+                    let dims = (batch, channels, plane);
+                    for cs in [0..channels, channels / 2..channels] {
+                        let plain = super::moments_plain(&x, dims, cs.clone());
+                        // SAFETY: the CPU has AVX2, checked above; x holds
+                        // the batch and cs lies inside its channels.
+                        let vector = unsafe { super::moments_avx2(&x, dims, cs.clone()) };
+                        let bits = |m: &[(f32, f32)]| {
+                            m.iter()
+                                .map(|(a, b)| (a.to_bits(), b.to_bits()))
+                                .collect::<Vec<_>>()
+                        };
+                        assert_eq!(
+                            bits(&plain),
+                            bits(&vector),
+                            "{dims:?}, channels {cs:?}: {plain:?} vs {vector:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Walking the batch in memory order, in blocks of channels, sums each
+    /// channel's rows in the order of one channel at a time: the moments
+    /// equal those of blocks of one channel to the bit, on one thread and
+    /// on two (blocks of 64 channels), for 1 and 3 channels and for W2's
+    /// `[64, 128, 7, 7]`.
+    #[test]
+    fn moments_in_channel_blocks_are_those_of_one_channel_at_a_time() {
+        for (batch, channels, plane) in [(5, 1, 9), (4, 3, 10), (64, 128, 49)] {
+            let len = batch * channels * plane;
+            let x: Vec<f32> = (0..len)
+                .map(|i| ((i * 104_729) % 3001) as f32 / 1500.0 - 1.0)
+                .collect();
+            // Blocks of one channel: one channel at a time.
+            let single: Vec<(f32, f32)> = (0..channels)
+                .flat_map(|c| super::moments_plain(&x, (batch, channels, plane), c..c + 1))
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (mean, variance) = pool.install(|| super::channel_moments(&x, batch, channels, plane));
+                assert_eq!(bits(&mean), bits(&single.iter().map(|m| m.0).collect::<Vec<_>>()));
                 assert_eq!(
-                    (plain.0.to_bits(), plain.1.to_bits()),
-                    (vector.0.to_bits(), vector.1.to_bits()),
-                    "batch {batch}, plane {plane}: {plain:?} vs {vector:?}"
+                    bits(&variance),
+                    bits(&single.iter().map(|m| m.1).collect::<Vec<_>>())
                 );
             }
         }
