@@ -215,20 +215,14 @@ pub(crate) struct ChannelsLastCol2im<T> {
 impl<T: Element> ChannelsLastCol2im<T> {
     /// The col2im for `geo`.
     pub(super) fn new(geo: &ConvGeometry) -> Self {
-        let ([h, w], [oh, ow], [kh, kw]) = (geo.in_size, geo.out_size, geo.kernel);
+        let ([_, w], [oh, ow], [kh, kw]) = (geo.in_size, geo.out_size, geo.kernel);
         let (mut landings, mut starts) = (Vec::new(), Vec::with_capacity(oh * ow + 1));
         for y in 0..oh {
             for x in 0..ow {
                 starts.push(landings.len());
                 for ty in 0..kh {
                     for tx in 0..kw {
-                        // Padded row y·sh + ty·dh is image row that − ph.
-                        let row = (y * geo.stride[0] + ty * geo.dilation[0]).checked_sub(geo.padding[0]);
-                        let col = (x * geo.stride[1] + tx * geo.dilation[1]).checked_sub(geo.padding[1]);
-                        if let (Some(row), Some(col)) = (row, col)
-                            && row < h
-                            && col < w
-                        {
+                        if let Some((row, col)) = geo.tap_reads((y, x), (ty, tx)) {
                             landings.push((ty * kw + tx, (row * w + col) * geo.in_channels));
                         }
                     }
@@ -236,19 +230,7 @@ impl<T: Element> ChannelsLastCol2im<T> {
             }
         }
         starts.push(landings.len());
-        let taps = kh * kw;
-        let padding_taps = (0..oh * ow)
-            .map(|pixel| {
-                let landed = landings[starts[pixel]..starts[pixel + 1]]
-                    .iter()
-                    .fold(0u64, |bits, &(tap, _)| bits | 1 << tap);
-                if taps <= 64 {
-                    !landed & (u64::MAX >> (64 - taps))
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let padding_taps = geo.padding_taps();
         ChannelsLastCol2im {
             geo: *geo,
             landings,

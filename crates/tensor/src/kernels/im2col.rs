@@ -176,6 +176,39 @@ impl ConvGeometry {
             .clamp(1, self.batch.max(1))
     }
 
+    /// The image row and column that kernel tap `(ty, tx)` of output pixel
+    /// `(y, x)` reads, or `None` if it reads the zero padding.
+    pub(super) fn tap_reads(
+        &self,
+        (y, x): (usize, usize),
+        (ty, tx): (usize, usize),
+    ) -> Option<(usize, usize)> {
+        // Padded row y·sh + ty·dh is image row that − ph; likewise columns.
+        let row = (y * self.stride[0] + ty * self.dilation[0]).checked_sub(self.padding[0]);
+        let col = (x * self.stride[1] + tx * self.dilation[1]).checked_sub(self.padding[1]);
+        let (row, col) = (
+            row.filter(|&r| r < self.in_size[0])?,
+            col.filter(|&c| c < self.in_size[1])?,
+        );
+        Some((row, col))
+    }
+
+    /// For each output pixel (row-major), its kernel taps that read the
+    /// zero padding, as bits (bit `ty·KW + tx`); all 0 if the kernel has
+    /// more than 64 taps (nothing is then skipped).
+    pub(super) fn padding_taps(&self) -> Vec<u64> {
+        let ([oh, ow], [kh, kw]) = (self.out_size, self.kernel);
+        (0..oh * ow)
+            .map(|p| {
+                (0..kh * kw)
+                    .filter(|&t| {
+                        kh * kw <= 64 && self.tap_reads((p / ow, p % ow), (t / kw, t % kw)).is_none()
+                    })
+                    .fold(0u64, |bits, t| bits | 1 << t)
+            })
+            .collect()
+    }
+
     /// Whether groups should be spread over threads, and how many groups there are.
     pub(super) fn plan(&self) -> (bool, usize) {
         let groups = self.batch.div_ceil(self.group_size());

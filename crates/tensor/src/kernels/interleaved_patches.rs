@@ -100,21 +100,7 @@ impl InterleavedPatches {
         let taps = (0..kh * kw)
             .map(|t| ((t / kw) * dh * padded[1] + (t % kw) * dw) * pixel)
             .collect();
-        let padding_taps = (0..oh * ow)
-            .map(|p| {
-                let (y, x) = (p / ow, p % ow);
-                (0..kh * kw).fold(0u64, |bits, t| {
-                    let row = (y * sh + (t / kw) * dh).checked_sub(ph).filter(|&r| r < h);
-                    let col = (x * sw + (t % kw) * dw).checked_sub(pw).filter(|&q| q < w);
-                    let outside = row.is_none() || col.is_none();
-                    if outside && kh * kw <= 64 {
-                        bits | 1 << t
-                    } else {
-                        bits
-                    }
-                })
-            })
-            .collect();
+        let padding_taps = geo.padding_taps();
         Some(InterleavedPatches {
             geo: *geo,
             padded_width: padded[1],

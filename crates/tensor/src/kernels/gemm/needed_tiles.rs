@@ -58,7 +58,7 @@ impl TileFilter for NeededColumns {
         }
         // SAFETY: rows i0..i0 + rows are the product's, one mask each
         // (checked by `sgemm_needed_tiles`).
-        let unneeded = (0..rows).fold(u64::MAX, |all, i| all & unsafe { *self.row_masks.add(i0 + i) });
+        let unneeded = unsafe { unneeded_by_all(self.row_masks, i0, rows) };
         let touched = (u64::MAX >> (63 - last)) & (u64::MAX << first);
         unneeded & touched != touched
     }
@@ -67,6 +67,17 @@ impl TileFilter for NeededColumns {
     fn steps(self, _: usize, _: usize, _: usize, kc: usize) -> (usize, usize) {
         (0, kc)
     }
+}
+
+/// The groups that none of rows `i0..i0 + rows` needs: the AND of their
+/// masks (a tile may skip a group only if every one of its rows does).
+///
+/// # Safety
+/// `row_masks` points at a mask for each of those rows.
+#[inline(always)]
+unsafe fn unneeded_by_all(row_masks: *const u64, i0: usize, rows: usize) -> u64 {
+    // SAFETY: rows i0..i0 + rows have masks (caller's contract).
+    (0..rows).fold(u64::MAX, |all, i| all & unsafe { *row_masks.add(i0 + i) })
 }
 
 /// The rows of a tile on the active path, to which a caller of
@@ -176,7 +187,7 @@ impl TileFilter for NeededSteps {
     fn steps(self, i0: usize, rows: usize, pc: usize, kc: usize) -> (usize, usize) {
         // SAFETY: rows i0..i0 + rows are the product's, one mask each
         // (checked by `sgemm_interleaved`).
-        let unneeded = (0..rows).fold(u64::MAX, |all, i| all & unsafe { *self.row_masks.add(i0 + i) });
+        let unneeded = unsafe { unneeded_by_all(self.row_masks, i0, rows) };
         let w = self.group_width;
         let (first, last) = (pc / w, (pc + kc - 1) / w);
         // The groups of this slice that are in the masks, and which of
