@@ -395,6 +395,13 @@ fn batch_normalize_affine_first_and_second_derivatives() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("batch_normalize_affine") && e.contains("[3]"), "{e}");
+    // No channels at all: empty results, in f32 (the vector loops) and f64.
+    let (y, mean, _) = Tensor::<f32>::zeros(&[2, 0, 3])
+        .batch_normalize_affine(&Tensor::zeros(&[0]), &Tensor::zeros(&[0]), 1e-5)
+        .unwrap();
+    assert_eq!((y.shape(), mean.shape()), (vec![2, 0, 3], vec![0]));
+    let (x_hat, mean, _) = randn(&[2, 0, 3], &mut r).batch_normalize(1e-5).unwrap();
+    assert_eq!((x_hat.shape(), mean.shape()), (vec![2, 0, 3], vec![0]));
 }
 
 #[test]

@@ -7,12 +7,14 @@
 //! the unbiased batch variance, as in PyTorch). In evaluation mode the running
 //! estimates replace the batch statistics.
 //!
-//! In training mode the normalisation `x̂ = (x − μ_B)/√(σ²_B + ε)` is one op
-//! of the tensor crate, [`Tensor::batch_normalize`], whose file
-//! (`crates/tensor/src/ops/norm.rs`) derives its gradient (it includes the
-//! terms that flow through μ_B and σ²_B, which make BatchNorm's gradient
-//! differ from a plain affine map's). The scale and shift `y = γ·x̂ + β`,
-//! and evaluation mode, are composed of broadcasting ops.
+//! In training mode the normalisation `x̂ = (x − μ_B)/√(σ²_B + ε)` and the
+//! scale and shift `y = γ·x̂ + β` are one op of the tensor crate,
+//! [`Tensor::batch_normalize_affine`]: the values and gradients of
+//! [`Tensor::batch_normalize`] followed by [`Tensor::channel_affine`], in
+//! fewer passes over the batch. Their file (`crates/tensor/src/ops/norm.rs`)
+//! derives the gradient (it includes the terms that flow through μ_B and
+//! σ²_B, which make BatchNorm's gradient differ from a plain affine map's).
+//! Evaluation mode is composed of broadcasting ops and `channel_affine`.
 //!
 //! Gradient checks: `crates/nn/tests/nn_layers.rs`, and the op's in
 //! `crates/tensor/tests/gradcheck_fused.rs`.

@@ -48,9 +48,9 @@ pub fn channel_moments<T: Element>(x: &[T], batch: usize, channels: usize, plane
         .unzip()
 }
 
-/// Runs `block` on consecutive ranges of the channels `0..channels` (one
-/// range, or with `parallel` one per thread, in parallel) and joins their
-/// per-channel results in channel order.
+/// Runs `block` on consecutive, non-empty ranges of the channels
+/// `0..channels` (one range, or with `parallel` one per thread, in
+/// parallel) and joins their per-channel results in channel order.
 ///
 /// Each block walks the batch in memory order: sample `n`'s rows of the
 /// block's channels (adjacent in a row-major `[N, C, S]` array), then
@@ -65,6 +65,9 @@ pub(super) fn by_channel_blocks<R: Send>(
     parallel: bool,
     block: impl Fn(Range<usize>) -> Vec<R> + Sync,
 ) -> Vec<R> {
+    if channels == 0 {
+        return Vec::new();
+    }
     let parts = if parallel {
         rayon::current_num_threads().clamp(1, channels.max(1))
     } else {

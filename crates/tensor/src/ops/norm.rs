@@ -216,12 +216,11 @@ impl<T: Element> Tensor<T> {
         let values = standard.as_slice().expect("standard layout is contiguous");
         let (mean, var) = channel_moments(values, batch, channels, plane);
         let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps_t).sqrt()).collect();
-        let gamma = weight.to_vec();
         let y = channel_normalize_affine(
             values,
             (channels, plane),
             (&mean, &inv_std),
-            (&gamma, &bias.to_vec()),
+            (&weight.to_vec(), &bias.to_vec()),
         );
         let y = ArrayD::from_shape_vec(IxDyn(&shape), y).expect("same shape as x");
         let mean_values = mean.clone();
@@ -230,6 +229,8 @@ impl<T: Element> Tensor<T> {
             let needs = [ctx.needs(0), ctx.needs(1), ctx.needs(2)];
             if !is_grad_enabled() {
                 // No graph to record: two passes, the two ops' bits.
+                // γ as it is now, as `channel_affine`'s backward reads it.
+                let gamma = weight.to_vec();
                 let (grad_x, params) = with_values(ctx.grad, x, |g, x| {
                     let (dims, wants) = ((batch, channels, plane), (needs[0], needs[1] || needs[2]));
                     channel_normalize_affine_grad(g, x, dims, (&mean_values, &inv_std, &gamma), wants)
