@@ -257,6 +257,10 @@ fn channel_sums<T: Element, const K: usize>(
     std::array::from_fn(|k| per_channel.iter().map(|sums| sums[k]).unzip())
 }
 
+/// One row of [`row_sums`]: `g`'s values, `x`'s, the scale `s` of `g`
+/// and the standardisation `(m, r)` of `x`.
+type SumRow<'a, T> = (&'a [T], &'a [T], T, (T, T));
+
 /// For each of `R` equally long rows `(g, x, s, (m, r))`: `(Σ ḡ, Σ ḡ·x̂)`
 /// with `ḡ = g·s` and `x̂ = (x − m)·r`, each step rounded, each sum in
 /// [`sum_slice`]'s order (eight running sums, then the rest): the values
@@ -266,8 +270,6 @@ fn channel_sums<T: Element, const K: usize>(
 /// instead of each waiting for the one before; in f32 with AVX2 the eight
 /// running sums of a row are one vector register (the same adds, lane by
 /// lane).
-type SumRow<'a, T> = (&'a [T], &'a [T], T, (T, T));
-
 fn row_sums<T: Element, const R: usize>(rows: [SumRow<'_, T>; R]) -> [(T, T); R] {
     let len = rows[0].0.len();
     assert!(
