@@ -323,14 +323,7 @@ fn channel_affine_gives_the_bits_of_a_broadcast_multiply_and_add() {
     let mut r = rng(51);
     let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[16, 24, 9, 11], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
     for shape in shapes {
-        let f32s = |dims: &[usize], r: &mut _| randn_f32(dims, r).with_requires_grad();
-        let channels = [shape[1]];
-        let (x, w, b, g) = (
-            f32s(shape, &mut r),
-            f32s(&channels, &mut r),
-            f32s(&channels, &mut r),
-            f32s(shape, &mut r),
-        );
+        let [x, w, b, g] = batch_and_channel_values(shape, &mut r, |t| t.with_requires_grad());
         let mut view = vec![1; shape.len()];
         view[1] = shape[1];
         let grads = |fused: bool| {
@@ -416,14 +409,7 @@ fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
     let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[64, 128, 7, 7], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
     for shape in shapes {
         // Means away from 0, so that x̂ differs from x.
-        let f32s = |dims: &[usize], r: &mut _| randn_f32(dims, r).mul_scalar(3.0).add_scalar(0.5);
-        let channels = [shape[1]];
-        let (x, w, b, g) = (
-            f32s(shape, &mut r),
-            f32s(&channels, &mut r),
-            f32s(&channels, &mut r),
-            f32s(shape, &mut r),
-        );
+        let [x, w, b, g] = batch_and_channel_values(shape, &mut r, |t| t.mul_scalar(3.0).add_scalar(0.5));
         for wants in [[true, true, true], [true, false, false], [false, true, true]] {
             let leaf = |t: &Tensor<f32>, want: bool| {
                 if want {
@@ -467,6 +453,18 @@ fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
 fn randn_f32(shape: &[usize], r: &mut rand_chacha::ChaCha8Rng) -> Tensor<f32> {
     let t: Tensor<f64> = randn(shape, r);
     Tensor::from_vec(t.to_vec().iter().map(|&v| v as f32).collect(), shape).unwrap()
+}
+
+/// A batch `x` of `shape`, per-channel `γ` and `β` (`[C]`, `C = shape[1]`)
+/// and a seed `ȳ` of `shape`, drawn in that order by [`randn_f32`] and
+/// each passed through `finish`.
+fn batch_and_channel_values(
+    shape: &[usize],
+    r: &mut rand_chacha::ChaCha8Rng,
+    finish: impl Fn(Tensor<f32>) -> Tensor<f32>,
+) -> [Tensor<f32>; 4] {
+    let channels = [shape[1]];
+    [shape, &channels, &channels, shape].map(|dims| finish(randn_f32(dims, r)))
 }
 
 /// The bits of each value, to compare floats exactly.

@@ -371,11 +371,10 @@ mod tests {
     /// `[64, 128, 7, 7]`.
     #[test]
     fn moments_in_channel_blocks_are_those_of_one_channel_at_a_time() {
+        use crate::kernels::channels_last_col2im::tests::values;
         for (batch, channels, plane) in [(5, 1, 9), (4, 3, 10), (64, 128, 49)] {
             let len = batch * channels * plane;
-            let x: Vec<f32> = (0..len)
-                .map(|i| ((i * 104_729) % 3001) as f32 / 1500.0 - 1.0)
-                .collect();
+            let x = values(len, 1);
             // Blocks of one channel: one channel at a time.
             let single: Vec<(f32, f32)> = (0..channels)
                 .flat_map(|c| super::moments_plain(&x, (batch, channels, plane), c..c + 1))

@@ -371,6 +371,7 @@ unsafe fn row_sums_avx2<const R: usize>(rows: [SumRow<'_, f32>; R]) -> [(f32, f3
 #[cfg(test)]
 mod tests {
     use super::{Standardized, channel_sums};
+    use crate::kernels::channels_last_col2im::tests::values;
     use crate::kernels::elementwise::sum_slice;
 
     /// Walking the batch in memory order, in blocks of channels, sums each
@@ -384,12 +385,7 @@ mod tests {
     fn channel_blocks_sum_each_channel_in_row_order() {
         for (batch, channels, plane) in [(5, 1, 9), (4, 3, 10), (64, 128, 49)] {
             let len = batch * channels * plane;
-            let g: Vec<f32> = (0..len)
-                .map(|i| ((i * 7919) % 1999) as f32 / 997.0 - 1.0)
-                .collect();
-            let x: Vec<f32> = (0..len)
-                .map(|i| ((i * 104_729) % 3001) as f32 / 1500.0 - 1.0)
-                .collect();
+            let (g, x) = (values(len, 1), values(len, 2));
             let per_channel = |seed: usize| -> Vec<f32> {
                 (0..channels)
                     .map(|c| 0.5 + ((c * 37 + seed) % 11) as f32 / 7.0)

@@ -95,9 +95,8 @@ impl<T: Element> Tensor<T> {
         let data = self.array();
         let standard = data.as_standard_layout();
         let values = standard.as_slice().expect("standard layout is contiguous");
-        let (mean, var) = channel_moments(values, batch, channels, plane);
         // r = 1/√(σ² + ε), kept for backward passes that build no graph.
-        let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
+        let (mean, var, inv_std) = batch_statistics(values, (batch, channels, plane), eps);
         let out = channel_shift_scale(values, channels, plane, &mean, &inv_std);
         let out = ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same shape as x");
         let normalized = Tensor::from_op(OP, &[self], out, move |ctx| {
@@ -214,8 +213,7 @@ impl<T: Element> Tensor<T> {
         let data = self.array();
         let standard = data.as_standard_layout();
         let values = standard.as_slice().expect("standard layout is contiguous");
-        let (mean, var) = channel_moments(values, batch, channels, plane);
-        let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps_t).sqrt()).collect();
+        let (mean, var, inv_std) = batch_statistics(values, (batch, channels, plane), eps_t);
         let y = channel_normalize_affine(
             values,
             (channels, plane),
@@ -305,6 +303,18 @@ fn affine_grads_recorded<T: Element>(
         .then(|| g.sum_to(&view)?.reshape(&[channels]))
         .transpose()?;
     Ok(vec![grad_x, grad_w, grad_b])
+}
+
+/// The batch's per-channel mean μ, biased variance σ² and
+/// `r = 1/√(σ² + ε)`, for a row-major `[N, C, S]` slice.
+fn batch_statistics<T: Element>(
+    values: &[T],
+    (batch, channels, plane): (usize, usize, usize),
+    eps: T,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let (mean, var) = channel_moments(values, batch, channels, plane);
+    let inv_std = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
+    (mean, var, inv_std)
 }
 
 /// `f` on the values of `a` and `b` in row-major order (copied only if
