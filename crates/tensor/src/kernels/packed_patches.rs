@@ -25,7 +25,7 @@
 //! (one tap, consecutive pixels) would be a gather, which is slow on
 //! x86 (writing im2col's gathers into a cache-resident buffer instead of
 //! the matrix saved almost nothing: the gathers themselves were the cost,
-//! README "What bounds W2"). So the
+//! `docs/speed-log.md`, "What bounds W2"). So the
 //! padded image is stored split into *stride phases*: for stride 2, its
 //! even columns, then its odd columns (and likewise for rows), each a
 //! smaller plane of its own. Output pixel `ow` and tap `kw` then read
