@@ -7,7 +7,7 @@
 
 use rand::RngCore;
 use std::sync::atomic::AtomicU64;
-use tensor::{Element, Result, Tensor};
+use tensor::{Element, Rectifier, Result, Tensor};
 
 /// One piece of a module's state, as seen by [`Module::visit`].
 pub enum State<'a, T: Element> {
@@ -74,6 +74,23 @@ pub trait Module<T: Element = f32>: Send + Sync {
     /// Evaluation mode ([`set_training(false)`](Self::set_training)).
     fn eval(&mut self) {
         self.set_training(false);
+    }
+
+    /// The rectifier this layer is, if it is one (`ReLU`, `LeakyReLU`): a
+    /// [`Sequential`] then offers it to the layer before it, through
+    /// [`forward_rectified`](Self::forward_rectified).
+    fn rectifier(&self) -> Option<Rectifier<T>> {
+        None
+    }
+
+    /// `rectifier` applied to [`forward`](Self::forward)'s output, computed
+    /// as one op, if this layer has such a form (BatchNorm in training
+    /// mode: [`Tensor::batch_normalize_affine_rectified`]); `Ok(None)` to
+    /// have the caller run the two layers one after the other. The values
+    /// and gradients must be those of the two, to the bit.
+    fn forward_rectified(&self, input: &Tensor<T>, rectifier: Rectifier<T>) -> Result<Option<Tensor<T>>> {
+        let _ = (input, rectifier);
+        Ok(None)
     }
 
     /// This layer wrapped in [`SpectralNorm`](crate::SpectralNorm), sharing
@@ -167,9 +184,21 @@ impl<T: Element> Default for Sequential<T> {
 }
 
 impl<T: Element> Module<T> for Sequential<T> {
+    /// The layers in order. A layer followed by a rectifier (BatchNorm then
+    /// ReLU, say) is asked first to apply it in its own op
+    /// ([`Module::forward_rectified`]); if it does, the rectifier's own
+    /// layer is skipped. The result is the same to the bit either way.
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         let mut x = input.clone();
-        for layer in &self.layers {
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            if let Some(rectifier) = layers.peek().and_then(|next| next.rectifier())
+                && let Some(y) = layer.forward_rectified(&x, rectifier)?
+            {
+                x = y;
+                layers.next();
+                continue;
+            }
             x = layer.forward(&x)?;
         }
         Ok(x)

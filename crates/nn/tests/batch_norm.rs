@@ -2,7 +2,8 @@
 //! checked on its own in `crates/tensor/tests/gradcheck_fused.rs`): first- and
 //! second-derivative checks with γ and β, the layer against the same
 //! computation composed of plain ops on large inputs (the parallel paths),
-//! its running estimates, and bitwise reproducibility on two threads.
+//! its running estimates, bitwise reproducibility on two threads, and a
+//! `Sequential` running BatchNorm and the rectifier after it as one op.
 
 // The gradient-check helpers of the tensor crate's tests, shared.
 #[path = "../../tensor/tests/common/mod.rs"]
@@ -11,7 +12,7 @@ mod common;
 use common::{
     assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
 };
-use nn::{BatchNorm1d, BatchNorm2d, Module};
+use nn::{BatchNorm1d, BatchNorm2d, LeakyReLU, Module, ReLU, Sequential};
 use tensor::{Tensor, no_grad};
 
 #[test]
@@ -74,4 +75,67 @@ fn fast_paths_are_bitwise_reproducible_on_two_threads() {
         y.sum().backward().unwrap();
         (y.to_vec(), s.to_vec(), x.grad().unwrap().to_vec())
     });
+}
+
+#[test]
+fn sequential_runs_batch_norm_and_its_rectifier_as_one_op_with_the_same_bits() {
+    // BatchNorm2d then ReLU or LeakyReLU(0.2), as DCGAN's generator and
+    // discriminator have them: in training mode a `Sequential` makes them
+    // one op (`batch_normalize_affine_rectified`); its output, the running
+    // estimates and the gradients of x, γ and β are those of the two
+    // layers run one after the other, to the bit. In evaluation mode the
+    // layers run as they are.
+    let mut r = rng(47);
+    let x = Tensor::<f32>::randn(&[16, 8, 5, 5], 0.5, 2.0, &mut r).unwrap();
+    let seed = Tensor::<f32>::randn(&[16, 8, 5, 5], 0.0, 1.0, &mut r).unwrap();
+    let gamma = Tensor::<f32>::randn(&[8], 1.0, 0.5, &mut r).unwrap();
+    let beta = Tensor::<f32>::randn(&[8], 0.0, 0.5, &mut r).unwrap();
+    let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for leaky in [false, true] {
+        let run = |together: bool, training: bool| {
+            let bn = BatchNorm2d::with_affine(gamma.detach(), beta.detach()).unwrap();
+            let (weight, bias) = (bn.weight().clone(), bn.bias().clone());
+            let mut net = Sequential::new().push(bn);
+            net = if leaky {
+                net.push(LeakyReLU::new(0.2))
+            } else {
+                net.push(ReLU)
+            };
+            net.set_training(training);
+            let x = x.detach().with_requires_grad();
+            let y = if together {
+                net.forward(&x).unwrap()
+            } else {
+                // The same layers, one at a time, outside the Sequential.
+                let bn_out = BatchNorm2d::with_affine(weight.clone(), bias.clone())
+                    .map(|mut bn| {
+                        bn.set_training(training);
+                        bn
+                    })
+                    .unwrap()
+                    .forward(&x)
+                    .unwrap();
+                if leaky {
+                    bn_out.leaky_relu(0.2)
+                } else {
+                    bn_out.relu()
+                }
+            };
+            let op = y.op_name();
+            y.mul(&seed).unwrap().sum().backward().unwrap();
+            let grads = [&x, &weight, &bias].map(|t| bits(&t.grad().unwrap()));
+            (op, bits(&y), grads)
+        };
+        for training in [true, false] {
+            let (op, y, grads) = run(true, training);
+            let (_, y_apart, grads_apart) = run(false, training);
+            let fused = op == Some("batch_normalize_affine_rectified");
+            assert_eq!(fused, training, "leaky {leaky}, training {training}: op {op:?}");
+            assert_eq!(y, y_apart, "leaky {leaky}, training {training}: values");
+            assert_eq!(
+                grads, grads_apart,
+                "leaky {leaky}, training {training}: gradients"
+            );
+        }
+    }
 }

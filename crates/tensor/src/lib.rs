@@ -47,5 +47,6 @@ pub use autograd::{
 pub use dim::Dim;
 pub use element::Element;
 pub use error::{GradientMismatch, Result, TensorError};
+pub use ops::activation::Rectifier;
 pub use ops::conv::{Conv2dParams, ConvTranspose2dParams};
 pub use tensor::Tensor;

@@ -1,7 +1,8 @@
 //! The fused ops and fast-path kernels added for training speed: first- and
 //! second-derivative checks of `linear`, of BatchNorm's normalisation
 //! (`batch_normalize`) and affine step (`channel_affine`) and of both as one
-//! op (`batch_normalize_affine`), and of the fused
+//! op (`batch_normalize_affine`, also with a rectifier after it), and of
+//! the fused
 //! binary cross-entropy on logits
 //! (`bce_with_logits`), and their values (including the strided broadcast
 //! loops, the per-channel sums and the parallel paths) against the plain
@@ -14,7 +15,7 @@ mod common;
 use common::{
     assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
 };
-use tensor::{Tensor, no_grad};
+use tensor::{BackwardOptions, Rectifier, Tensor, grad, no_grad};
 
 #[test]
 fn linear_gradients_with_and_without_bias() {
@@ -361,12 +362,7 @@ fn batch_normalize_affine_first_and_second_derivatives() {
                 .tanh()
                 .mul(&xs[3])
         },
-        &[
-            randn(&[3, 2, 2, 3], &mut r),
-            randn(&[2], &mut r),
-            randn(&[2], &mut r),
-            randn(&[3, 2, 2, 3], &mut r),
-        ],
+        &normalize_inputs(&[3, 2, 2, 3], &mut r),
     );
     check(
         "batch_normalize_affine [N, C] squared",
@@ -398,16 +394,78 @@ fn batch_normalize_affine_first_and_second_derivatives() {
 }
 
 #[test]
-fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
+fn batch_normalize_affine_rectified_first_and_second_derivatives() {
+    let mut r = rng(54);
+    for (name, rectifier) in [
+        ("ReLU", Rectifier::Relu),
+        ("leaky ReLU", Rectifier::LeakyRelu(0.2)),
+    ] {
+        // Weighted, so that the first derivative differs per value; through
+        // tanh, so that the second reaches every input. Random values sit
+        // far from the rectifier's kink at 0 compared with the checks' step.
+        check(
+            &format!("batch_normalize_affine_rectified ({name}) then tanh"),
+            |xs| {
+                xs[0]
+                    .batch_normalize_affine_rectified(&xs[1], &xs[2], 1e-5, rectifier)?
+                    .0
+                    .tanh()
+                    .mul(&xs[3])
+            },
+            &normalize_inputs(&[3, 2, 2, 3], &mut r),
+        );
+    }
+    // The recorded backward (a graph, for a second derivative) and the
+    // kernel's agree: the checks above compare each with finite
+    // differences of itself.
+    for rectifier in [Rectifier::Relu, Rectifier::LeakyRelu(0.2)] {
+        let [x, w, b, seed]: [Tensor<f64>; 4] =
+            [&[4, 3, 5][..], &[3], &[3], &[4, 3, 5]].map(|shape| randn(shape, &mut r));
+        let (x, w, b) = (
+            x.with_requires_grad(),
+            w.with_requires_grad(),
+            b.with_requires_grad(),
+        );
+        let grads = |options: BackwardOptions| -> Vec<Vec<f64>> {
+            let y = x
+                .batch_normalize_affine_rectified(&w, &b, 1e-5, rectifier)
+                .unwrap()
+                .0;
+            let inputs = [x.clone(), w.clone(), b.clone()];
+            let grads = grad(&[y], &inputs, Some(std::slice::from_ref(&seed)), options).unwrap();
+            grads.iter().map(Tensor::to_vec).collect()
+        };
+        let (recorded, kernel) = (
+            grads(BackwardOptions::create_graph()),
+            grads(BackwardOptions::default()),
+        );
+        for (recorded, kernel) in recorded.iter().zip(&kernel) {
+            assert_close(recorded, kernel, 1e-12);
+        }
+    }
+    let e = randn(&[4, 3], &mut r)
+        .batch_normalize_affine_rectified(&randn(&[3], &mut r), &randn(&[4], &mut r), 1e-5, Rectifier::Relu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("batch_normalize_affine_rectified") && e.contains("[4]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn batch_normalize_affine_and_its_rectified_form_give_the_bits_of_the_ops() {
     // Values, statistics and the gradients of x, γ and β (each alone and
     // all together, which take different sums), against batch_normalize
-    // followed by channel_affine, without a recorded graph, in f32: serial
-    // and parallel sizes (W2's [64, 128, 7, 7] among them), a single channel
+    // followed by channel_affine (and by relu or leaky_relu, for the
+    // rectified form), without a recorded graph, in f32: serial and
+    // parallel sizes (W2's [64, 128, 7, 7] among them), a single channel
     // (whose values the sums read as one run), and [N, C], on 1 and 2
     // threads.
     let mut r = rng(53);
     let shapes: [&[usize]; 5] = [&[3, 2, 2, 3], &[64, 128, 7, 7], &[5, 1, 3, 7], &[6, 4], &[7, 1]];
-    for shape in shapes {
+    let rectifiers = [None, Some(Rectifier::Relu), Some(Rectifier::LeakyRelu(0.2))];
+    for (shape, rectifier) in shapes.into_iter().flat_map(|s| rectifiers.map(|r| (s, r))) {
         // Means away from 0, so that x̂ differs from x.
         let [x, w, b, g] = batch_and_channel_values(shape, &mut r, |t| t.mul_scalar(3.0).add_scalar(0.5));
         for wants in [[true, true, true], [true, false, false], [false, true, true]] {
@@ -420,11 +478,16 @@ fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
             };
             let run = |fused: bool| {
                 let (x, w, b) = (leaf(&x, wants[0]), leaf(&w, wants[1]), leaf(&b, wants[2]));
-                let (y, mean, var) = if fused {
-                    x.batch_normalize_affine(&w, &b, 1e-5).unwrap()
-                } else {
-                    let (x_hat, mean, var) = x.batch_normalize(1e-5).unwrap();
-                    (x_hat.channel_affine(&w, &b).unwrap(), mean, var)
+                let (y, mean, var) = match (fused, rectifier) {
+                    (true, None) => x.batch_normalize_affine(&w, &b, 1e-5).unwrap(),
+                    (true, Some(rectifier)) => x
+                        .batch_normalize_affine_rectified(&w, &b, 1e-5, rectifier)
+                        .unwrap(),
+                    (false, _) => {
+                        let (x_hat, mean, var) = x.batch_normalize(1e-5).unwrap();
+                        let y = x_hat.channel_affine(&w, &b).unwrap();
+                        (rectifier.map_or(y.clone(), |r| r.on(&y)), mean, var)
+                    }
                 };
                 // Σ(y·g) hands g to the op's backward unchanged.
                 y.mul(&g).unwrap().sum().backward().unwrap();
@@ -442,11 +505,19 @@ fn batch_normalize_affine_gives_the_bits_of_the_two_ops() {
                 let (fused, composed) = pool.install(|| (run(true), run(false)));
                 assert_eq!(
                     fused, composed,
-                    "shape {shape:?}, wants {wants:?}, {threads} threads"
+                    "shape {shape:?}, {rectifier:?}, wants {wants:?}, {threads} threads"
                 );
             }
         }
     }
+}
+
+/// Inputs for a gradient check of BatchNorm's op: a batch `x` of `shape`,
+/// `γ` and `β` (`[C]`) and weights of `shape` for its output, drawn in
+/// that order.
+fn normalize_inputs(shape: &[usize], r: &mut rand_chacha::ChaCha8Rng) -> [Tensor<f64>; 4] {
+    let channels = [shape[1]];
+    [shape, &channels, &channels, shape].map(|dims| randn(dims, r))
 }
 
 /// Standard normal values in f32 (drawn in f64, then rounded).

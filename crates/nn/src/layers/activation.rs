@@ -2,7 +2,7 @@
 //! to the tensor op of the same name, which holds the derivative.
 
 use crate::module::Module;
-use tensor::{Element, Result, Tensor};
+use tensor::{Element, Rectifier, Result, Tensor};
 
 /// `max(x, 0)`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,11 +34,19 @@ impl<T: Element> Module<T> for ReLU {
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.relu())
     }
+
+    fn rectifier(&self) -> Option<Rectifier<T>> {
+        Some(Rectifier::Relu)
+    }
 }
 
 impl<T: Element> Module<T> for LeakyReLU {
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.leaky_relu(T::from_f64(self.alpha)))
+    }
+
+    fn rectifier(&self) -> Option<Rectifier<T>> {
+        Some(Rectifier::LeakyRelu(T::from_f64(self.alpha)))
     }
 }
 

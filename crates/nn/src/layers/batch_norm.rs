@@ -16,12 +16,18 @@
 //! σ²_B, which make BatchNorm's gradient differ from a plain affine map's).
 //! Evaluation mode is composed of broadcasting ops and `channel_affine`.
 //!
+//! Followed by a ReLU or LeakyReLU in a `Sequential`, in training mode, the
+//! layer applies the rectifier inside the same op
+//! ([`Tensor::batch_normalize_affine_rectified`], through
+//! `Module::forward_rectified`), which saves a pass over the batch in each
+//! direction; the values and gradients are those of the two layers.
+//!
 //! Gradient checks: `crates/nn/tests/nn_layers.rs`, and the op's in
 //! `crates/tensor/tests/gradcheck_fused.rs`.
 
 use crate::module::{Module, State};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tensor::{Element, Result, Tensor, TensorError, no_grad};
+use tensor::{Element, Rectifier, Result, Tensor, TensorError, no_grad};
 
 /// The state shared by `BatchNorm1d` and `BatchNorm2d`.
 struct BatchNorm<T: Element> {
@@ -49,8 +55,16 @@ impl<T: Element> BatchNorm<T> {
         }
     }
 
-    /// Normalises `x` over `axes` (every axis but the channel axis 1).
-    fn forward(&self, op: &'static str, x: &Tensor<T>, axes: &[usize]) -> Result<Tensor<T>> {
+    /// Normalises `x` over `axes` (every axis but the channel axis 1), then
+    /// applies `rectifier` if one is given: in training mode within the
+    /// same op, in evaluation mode as an op of its own.
+    fn forward(
+        &self,
+        op: &'static str,
+        x: &Tensor<T>,
+        axes: &[usize],
+        rectifier: Option<Rectifier<T>>,
+    ) -> Result<Tensor<T>> {
         let shape = x.shape();
         let channels = self.weight.numel();
         if shape.len() < 2 || shape[1] != channels {
@@ -70,10 +84,14 @@ impl<T: Element> BatchNorm<T> {
                     format!("training needs more than one value per channel, got input {shape:?}"),
                 ));
             }
-            // The normalisation and γ, β as one op: each pass over the
-            // batch serves both (the values and gradients of
-            // `batch_normalize` then `channel_affine`, to the bit).
-            let (y, mean, var) = x.batch_normalize_affine(&self.weight, &self.bias, self.eps)?;
+            // The normalisation and γ, β as one op (and the rectifier
+            // after them, if any): each pass over the batch serves all of
+            // them (the values and gradients of `batch_normalize`, then
+            // `channel_affine`, then `relu` or `leaky_relu`, to the bit).
+            let (y, mean, var) = match rectifier {
+                None => x.batch_normalize_affine(&self.weight, &self.bias, self.eps)?,
+                Some(r) => x.batch_normalize_affine_rectified(&self.weight, &self.bias, self.eps, r)?,
+            };
             self.update_running_stats(&mean, &var, count)?;
             return Ok(y);
         }
@@ -82,7 +100,11 @@ impl<T: Element> BatchNorm<T> {
         let normalized = x.sub(&mean)?.div(&var.add_scalar(T::from_f64(self.eps)).sqrt())?;
         // γ and β: one op, with the values and gradients of a broadcast
         // multiply and add.
-        normalized.channel_affine(&self.weight, &self.bias)
+        let y = normalized.channel_affine(&self.weight, &self.bias)?;
+        Ok(match rectifier {
+            None => y,
+            Some(r) => r.on(&y),
+        })
     }
 
     fn update_running_stats(&self, mean: &Tensor<T>, var: &Tensor<T>, count: usize) -> Result<()> {
@@ -181,8 +203,9 @@ macro_rules! batch_norm_layer {
             }
         }
 
-        impl<T: Element> Module<T> for $name<T> {
-            fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        impl<T: Element> $name<T> {
+            /// The forward pass, then `rectifier` if one is given.
+            fn forward_then(&self, input: &Tensor<T>, rectifier: Option<Rectifier<T>>) -> Result<Tensor<T>> {
                 let ranks: &[usize] = $ranks;
                 if !ranks.contains(&input.ndim()) {
                     return Err(TensorError::shape(
@@ -192,7 +215,24 @@ macro_rules! batch_norm_layer {
                 }
                 // Statistics over every axis but the channel axis 1.
                 let axes: Vec<usize> = (0..input.ndim()).filter(|&a| a != 1).collect();
-                self.0.forward($op, input, &axes)
+                self.0.forward($op, input, &axes, rectifier)
+            }
+        }
+
+        impl<T: Element> Module<T> for $name<T> {
+            fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+                self.forward_then(input, None)
+            }
+
+            /// In training mode the rectifier runs inside BatchNorm's op
+            /// ([`Tensor::batch_normalize_affine_rectified`]), which saves
+            /// a pass over the batch each way; in evaluation mode there is
+            /// nothing to gain, and the caller runs the two layers.
+            fn forward_rectified(&self, input: &Tensor<T>, rectifier: Rectifier<T>) -> Result<Option<Tensor<T>>> {
+                if !self.0.training {
+                    return Ok(None);
+                }
+                self.forward_then(input, Some(rectifier)).map(Some)
             }
 
             fn visit(&self, visitor: &mut dyn FnMut(&str, State<'_, T>)) {

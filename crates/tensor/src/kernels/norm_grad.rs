@@ -49,7 +49,8 @@ pub fn channel_scale_shift_grad<T: Element>(
         "channel_scale_shift_grad: lengths"
     );
     let params = want_params.then(|| {
-        let [(sum_g, sum_gx)] = channel_sums(g, Standardized { x, mean: None }, dims, [None]);
+        let plain = Standardized { x, mean: None };
+        let [(sum_g, sum_gx)] = channel_sums(g, plain, dims, [None], None);
         (sum_gx, sum_g)
     });
     let grad_x = want_x.then(|| map_channels(g, channels, plane, [scale], |v, [s]| v * s));
@@ -83,8 +84,8 @@ pub fn channel_normalize_grad<T: Element>(
         "channel_normalize_grad: lengths"
     );
     let x_hat = Standardized { x: x_hat, mean: None };
-    let [sums] = channel_sums(g, x_hat, dims, [None]);
-    normalize_grad(g, x_hat, dims, None, sums, inv_std)
+    let [sums] = channel_sums(g, x_hat, dims, [None], None);
+    normalize_grad(g, x_hat, dims, (None, None), sums, inv_std)
 }
 
 /// The gradients of BatchNorm's normalisation and affine step together,
@@ -103,6 +104,12 @@ pub fn channel_normalize_grad<T: Element>(
 /// had to write `x̂` out for them. The passes over a batch of activations
 /// are what BatchNorm's time goes to.
 ///
+/// With `rectified`, `g` is the gradient of a rectifier's output that
+/// followed the affine step (see [`Rectified`]): each value of `ȳ` is
+/// first passed back through it, as ReLU's backward would, again without
+/// storing the result. The bits are those of that backward followed by
+/// this one.
+///
 /// # Panics
 /// If the lengths do not match or `batch·plane == 0`.
 pub fn channel_normalize_affine_grad<T: Element>(
@@ -110,13 +117,15 @@ pub fn channel_normalize_affine_grad<T: Element>(
     x: &[T],
     dims: (usize, usize, usize),
     (mean, inv_std, gamma): (&[T], &[T], &[T]),
+    rectified: Option<Rectified<'_, T>>,
     (want_x, want_params): (bool, bool),
 ) -> (Option<Vec<T>>, Option<ScaleShiftGrads<T>>) {
     let (batch, channels, plane) = dims;
     assert!(
         g.len() == batch * channels * plane
             && x.len() == g.len()
-            && [mean, inv_std, gamma].iter().all(|v| v.len() == channels),
+            && [mean, inv_std, gamma].iter().all(|v| v.len() == channels)
+            && rectified.is_none_or(|r| r.gamma.len() == channels && r.beta.len() == channels),
         "channel_normalize_affine_grad: lengths"
     );
     let x_hat = Standardized {
@@ -124,21 +133,62 @@ pub fn channel_normalize_affine_grad<T: Element>(
         mean: Some((mean, inv_std)),
     };
     let params = |(sum_g, sum_gx)| (sum_gx, sum_g);
-    let grad_x = |sums| normalize_grad(g, x_hat, dims, Some(gamma), sums, inv_std);
+    let grad_x = |sums| normalize_grad(g, x_hat, dims, (Some(gamma), rectified), sums, inv_std);
     match (want_x, want_params) {
         (true, true) => {
-            let [plain, scaled] = channel_sums(g, x_hat, dims, [None, Some(gamma)]);
+            let [plain, scaled] = channel_sums(g, x_hat, dims, [None, Some(gamma)], rectified);
             (Some(grad_x(scaled)), Some(params(plain)))
         }
         (true, false) => {
-            let [scaled] = channel_sums(g, x_hat, dims, [Some(gamma)]);
+            let [scaled] = channel_sums(g, x_hat, dims, [Some(gamma)], rectified);
             (Some(grad_x(scaled)), None)
         }
         (false, true) => {
-            let [plain] = channel_sums(g, x_hat, dims, [None]);
+            let [plain] = channel_sums(g, x_hat, dims, [None], rectified);
             (None, Some(params(plain)))
         }
         (false, false) => (None, None),
+    }
+}
+
+/// A rectifier after BatchNorm's affine step, as its backward sees it:
+/// the gradient `ȳ` of `max(y, 0)` or of a leaky ReLU's output reaches
+/// `y = x̂·gamma[c] + beta[c]` as `ȳ` where `y > 0` and `slope·ȳ`
+/// elsewhere (`slope` 0 for ReLU), the rule of `leaky_relu_backward` in
+/// `ops/activation.rs`. `y` is computed again from `x̂` with the `gamma`
+/// and `beta` of the forward pass, rounded as the forward rounds it.
+#[derive(Clone, Copy)]
+pub struct Rectified<'a, T> {
+    /// The slope below zero: 0 for ReLU, α for a leaky ReLU.
+    pub slope: T,
+    /// γ per channel, as the forward pass used it.
+    pub gamma: &'a [T],
+    /// β per channel, as the forward pass used it.
+    pub beta: &'a [T],
+}
+
+/// `(γ, β, slope)` of channel `c` of `rectified`, for
+/// [`through_rectifier`]; without a rectifier `(0, 1, 1)`, which passes
+/// every gradient through as it is: `y = x̂·0 + 1 = 1 > 0` keeps `g`, and
+/// where `x̂` is infinite or NaN (`y` NaN) `1·g` is `g` too. One branch-free
+/// formula for both cases keeps the loops in vector registers.
+fn rectifier_of<T: Element>(rectified: Option<Rectified<'_, T>>, c: usize) -> (T, T, T) {
+    rectified.map_or((T::zero(), T::one(), T::one()), |r| {
+        (r.gamma[c], r.beta[c], r.slope)
+    })
+}
+
+/// `g`, the gradient of a rectifier's output, as it reaches the
+/// rectifier's input `y = x̂·γ + β` (`(γ, β, slope)`, [`rectifier_of`]):
+/// `g` where `y > 0`, `slope·g` elsewhere (NaN included), the rule of
+/// `leaky_relu_backward`.
+#[inline(always)]
+fn through_rectifier<T: Element>(g: T, x_hat: T, (gamma, beta, slope): (T, T, T)) -> T {
+    let scaled = slope * g;
+    if x_hat * gamma + beta > T::zero() {
+        g
+    } else {
+        scaled
     }
 }
 
@@ -162,7 +212,8 @@ impl<T: Element> Standardized<'_, T> {
 
 /// The second pass of [`channel_normalize_grad`]: every value of
 /// `x̄ = ((ḡ − mean(ḡ)) − x̂·mean(ḡ·x̂))·r`, where `ḡ = g·scale[c]` (rounded)
-/// or `g` itself, and `sums` holds the channels' `Σ ḡ` and `Σ ḡ·x̂`.
+/// or `g` itself, after `g` is passed back through the rectifier if there
+/// is one, and `sums` holds the channels' `Σ ḡ` and `Σ ḡ·x̂`.
 ///
 /// # Panics
 /// If `batch·plane == 0`.
@@ -170,7 +221,7 @@ fn normalize_grad<T: Element>(
     g: &[T],
     x_hat: Standardized<'_, T>,
     (batch, channels, plane): (usize, usize, usize),
-    scale: Option<&[T]>,
+    (scale, rectified): (Option<&[T]>, Option<Rectified<'_, T>>),
     (sum_g, sum_gx): (Vec<T>, Vec<T>),
     inv_std: &[T],
 ) -> Vec<T> {
@@ -184,10 +235,12 @@ fn normalize_grad<T: Element>(
         let (mg, mgx, r_c) = (mean_g[c], mean_gx[c], inv_std[c]);
         let (shift, stretch) = x_hat.of_channel(c);
         let s = scale.map_or(T::one(), |scale| scale[c]);
+        let rectifier = rectifier_of(rectified, c);
         let at = r * plane..(r + 1) * plane;
         for ((o, &g), &x) in out.iter_mut().zip(&g[at.clone()]).zip(&x_hat.x[at]) {
             // ḡ·1 and (x − 0)·1 are ḡ and x to the bit.
-            let (g, x) = (g * s, (x - shift) * stretch);
+            let x = (x - shift) * stretch;
+            let g = through_rectifier(g, x, rectifier) * s;
             o.write(((g - mg) - x * mgx) * r_c);
         }
     };
@@ -205,7 +258,8 @@ fn normalize_grad<T: Element>(
 
 /// Per channel `c` of row-major `[N, C, S]` slices `g` and `x`, for each
 /// of `K` scalings: `Σ ḡ` and `Σ ḡ·x`, where `ḡ = g·scale[c]` (rounded)
-/// for `Some(scale)` and `ḡ = g` for `None`, each product rounded first,
+/// for `Some(scale)` and `ḡ = g` for `None` (`g` first passed back through
+/// the rectifier, if there is one), each product rounded first,
 /// in `sum_to_shape`'s order (see the module's notes). One walk over the
 /// batch in memory order ([`by_channel_blocks`]), in parallel for large
 /// inputs, whatever `K` is: each pair of rows is read from memory once.
@@ -214,6 +268,7 @@ fn channel_sums<T: Element, const K: usize>(
     x: Standardized<'_, T>,
     (batch, channels, plane): (usize, usize, usize),
     scales: [Option<&[T]>; K],
+    rectified: Option<Rectified<'_, T>>,
 ) -> [(Vec<T>, Vec<T>); K] {
     let dims = if channels == 1 {
         (1, 1, batch * plane)
@@ -223,8 +278,17 @@ fn channel_sums<T: Element, const K: usize>(
     let (g_row, x_row) = (channel_rows(g, dims), channel_rows(x.x, dims));
     // `ḡ = g·1` is `g` to the bit, so the unscaled sums multiply by 1.
     let factor = |k: usize, c: usize| scales[k].map_or(T::one(), |scale| scale[c]);
-    // Row `(n, c)`: `g`'s, `x`'s, the scale and the standardisation.
-    let row = |n: usize, c: usize, k: usize| (g_row(n, c), x_row(n, c), factor(k, c), x.of_channel(c));
+    // Row `(n, c)`: `g`'s, `x`'s, the scale, the standardisation and
+    // the rectifier.
+    let row = |n: usize, c: usize, k: usize| {
+        (
+            g_row(n, c),
+            x_row(n, c),
+            factor(k, c),
+            x.of_channel(c),
+            rectifier_of(rectified, c),
+        )
+    };
     let block = |cs: Range<usize>| {
         let mut sums = vec![[(T::zero(), T::zero()); K]; cs.len()];
         let mut add = |c: usize, k: usize, (g, gx): (T, T)| {
@@ -257,12 +321,14 @@ fn channel_sums<T: Element, const K: usize>(
     std::array::from_fn(|k| per_channel.iter().map(|sums| sums[k]).unzip())
 }
 
-/// One row of [`row_sums`]: `g`'s values, `x`'s, the scale `s` of `g`
-/// and the standardisation `(m, r)` of `x`.
-type SumRow<'a, T> = (&'a [T], &'a [T], T, (T, T));
+/// One row of [`row_sums`]: `g`'s values, `x`'s, the scale `s` of `g`,
+/// the standardisation `(m, r)` of `x` and the rectifier `(γ, β, slope)`
+/// that `g` comes back through ([`rectifier_of`]).
+type SumRow<'a, T> = (&'a [T], &'a [T], T, (T, T), (T, T, T));
 
-/// For each of `R` equally long rows `(g, x, s, (m, r))`: `(Σ ḡ, Σ ḡ·x̂)`
-/// with `ḡ = g·s` and `x̂ = (x − m)·r`, each step rounded, each sum in
+/// For each of `R` equally long rows `(g, x, s, (m, r), rectifier)`: `(Σ ḡ, Σ ḡ·x̂)`
+/// with `ḡ = g·s` and `x̂ = (x − m)·r` (`g` first passed back through the
+/// rectifier, [`through_rectifier`]), each step rounded, each sum in
 /// [`sum_slice`]'s order (eight running sums, then the rest): the values
 /// of `sum_slice` of the multiplied rows, without storing those. (With
 /// `s = 1`, `m = 0`, `r = 1` those are `g` and `x` themselves, to the
@@ -273,19 +339,21 @@ type SumRow<'a, T> = (&'a [T], &'a [T], T, (T, T));
 fn row_sums<T: Element, const R: usize>(rows: [SumRow<'_, T>; R]) -> [(T, T); R] {
     let len = rows[0].0.len();
     assert!(
-        rows.iter().all(|(g, x, _, _)| g.len() == len && x.len() == len),
+        rows.iter()
+            .all(|(g, x, _, _, _)| g.len() == len && x.len() == len),
         "row_sums: lengths"
     );
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && is_f32::<T>() {
         // Exact: T is f32.
         let f = |v: T| v.to_f64() as f32;
-        let rows = rows.map(|(g, x, s, (m, r))| {
+        let rows = rows.map(|(g, x, s, (m, r), rectifier)| {
             (
                 f32s(g).expect("T is f32"),
                 f32s(x).expect("T is f32"),
                 f(s),
                 (f(m), f(r)),
+                (f(rectifier.0), f(rectifier.1), f(rectifier.2)),
             )
         });
         // SAFETY: the CPU has AVX2 (checked above); the rows are equally
@@ -297,29 +365,33 @@ fn row_sums<T: Element, const R: usize>(rows: [SumRow<'_, T>; R]) -> [(T, T); R]
     let (mut acc_g, mut acc_gx) = ([[T::zero(); 8]; R], [[T::zero(); 8]; R]);
     let whole = len / 8 * 8;
     for i in (0..whole).step_by(8) {
-        for (r, &(g, x, s, (m, stretch))) in rows.iter().enumerate() {
+        for (r, &(g, x, s, (m, stretch), rectifier)) in rows.iter().enumerate() {
             for l in i..i + 8 {
-                let scaled = g[l] * s;
+                let x_hat = (x[l] - m) * stretch;
+                let scaled = through_rectifier(g[l], x_hat, rectifier) * s;
                 acc_g[r][l - i] += scaled;
-                acc_gx[r][l - i] += scaled * ((x[l] - m) * stretch);
+                acc_gx[r][l - i] += scaled * x_hat;
             }
         }
     }
     std::array::from_fn(|r| {
-        let (g, x, s, (m, stretch)) = rows[r];
+        let (g, x, s, (m, stretch), rectifier) = rows[r];
         let (g, x) = (&g[whole..], &x[whole..]);
+        let scaled = |g: T, x: T| through_rectifier(g, (x - m) * stretch, rectifier) * s;
         (
-            finish_sum(acc_g[r], g.iter().map(|&g| g * s)),
+            finish_sum(acc_g[r], g.iter().zip(x).map(|(&g, &x)| scaled(g, x))),
             finish_sum(
                 acc_gx[r],
-                g.iter().zip(x).map(|(&g, &x)| (g * s) * ((x - m) * stretch)),
+                g.iter().zip(x).map(|(&g, &x)| scaled(g, x) * ((x - m) * stretch)),
             ),
         )
     })
 }
 
 /// [`row_sums`] in f32 with AVX2: each row's eight running sums of `ḡ` and
-/// of `ḡ·x̂` are one register each.
+/// of `ḡ·x̂` are one register each. The rectifier's test `y > 0` is a
+/// vector compare (`_CMP_GT_OQ`: false for NaN, as the scalar `>` is) and
+/// a blend of `g` and `slope·g`.
 ///
 /// # Safety
 /// The CPU has AVX2; the rows are equally long.
@@ -330,16 +402,25 @@ unsafe fn row_sums_avx2<const R: usize>(rows: [SumRow<'_, f32>; R]) -> [(f32, f3
     let len = rows[0].0.len();
     let whole = len / 8 * 8;
     let (mut acc_g, mut acc_gx) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
-    let factors = rows.map(|(_, _, s, (m, r))| (_mm256_set1_ps(s), _mm256_set1_ps(m), _mm256_set1_ps(r)));
+    let factors = rows.map(|(_, _, s, (m, r), _)| (_mm256_set1_ps(s), _mm256_set1_ps(m), _mm256_set1_ps(r)));
+    let rectifiers = rows.map(|(_, _, _, _, (gamma, beta, slope))| {
+        (_mm256_set1_ps(gamma), _mm256_set1_ps(beta), _mm256_set1_ps(slope))
+    });
     for i in (0..whole).step_by(8) {
         for r in 0..R {
             let (s, m, stretch) = factors[r];
             // SAFETY: i + 8 ≤ whole ≤ len, inside both rows (caller's
             // contract); AVX2 is enabled.
             unsafe {
-                let g = _mm256_mul_ps(_mm256_loadu_ps(rows[r].0.as_ptr().add(i)), s);
                 let x = _mm256_loadu_ps(rows[r].1.as_ptr().add(i));
                 let x_hat = _mm256_mul_ps(_mm256_sub_ps(x, m), stretch);
+                let g = _mm256_loadu_ps(rows[r].0.as_ptr().add(i));
+                // y = x̂·γ + β, rounded as the forward pass rounds it.
+                let (gamma, beta, slope) = rectifiers[r];
+                let y = _mm256_add_ps(_mm256_mul_ps(x_hat, gamma), beta);
+                let positive = _mm256_cmp_ps::<_CMP_GT_OQ>(y, _mm256_setzero_ps());
+                let g = _mm256_blendv_ps(_mm256_mul_ps(slope, g), g, positive);
+                let g = _mm256_mul_ps(g, s);
                 acc_g[r] = _mm256_add_ps(acc_g[r], g);
                 acc_gx[r] = _mm256_add_ps(acc_gx[r], _mm256_mul_ps(g, x_hat));
             }
@@ -353,12 +434,13 @@ unsafe fn row_sums_avx2<const R: usize>(rows: [SumRow<'_, f32>; R]) -> [(f32, f3
             _mm256_storeu_ps(g8.as_mut_ptr(), acc_g[r]);
             _mm256_storeu_ps(gx8.as_mut_ptr(), acc_gx[r]);
         }
-        let (g, x, s, (m, stretch)) = rows[r];
+        let (g, x, s, (m, stretch), rectifier) = rows[r];
         let (g, x) = (&g[whole..], &x[whole..]);
         let (mut scaled, mut products) = ([0.0f32; 8], [0.0f32; 8]);
         for (((d, p), &g), &x) in scaled.iter_mut().zip(&mut products).zip(g).zip(x) {
-            *d = g * s;
-            *p = *d * ((x - m) * stretch);
+            let x_hat = (x - m) * stretch;
+            *d = through_rectifier(g, x_hat, rectifier) * s;
+            *p = *d * x_hat;
         }
         sums[r] = (
             finish_sum(g8, scaled[..g.len()].iter().copied()),
@@ -434,7 +516,7 @@ mod tests {
                     .build()
                     .unwrap();
                 let plain = Standardized { x: &x, mean: None };
-                let [sums] = pool.install(|| channel_sums(&g, plain, dims, [None]));
+                let [sums] = pool.install(|| channel_sums(&g, plain, dims, [None], None));
                 assert_eq!(
                     bits(&sums),
                     reference(&|_| 1.0, false),
@@ -445,7 +527,7 @@ mod tests {
                     mean: Some((&mean, &inv_std)),
                 };
                 let [unscaled, scaled] =
-                    pool.install(|| channel_sums(&g, standardized, dims, [None, Some(&gamma)]));
+                    pool.install(|| channel_sums(&g, standardized, dims, [None, Some(&gamma)], None));
                 assert_eq!(bits(&unscaled), reference(&|_| 1.0, true), "{dims:?}, x̂");
                 assert_eq!(bits(&scaled), reference(&|c| gamma[c], true), "{dims:?}, ḡ and x̂");
             }

@@ -63,7 +63,7 @@ fn log1p_exp_neg_abs<T: Element>(x: T) -> T {
 /// It is linear in `ȳ` with a slope that depends on `x` only through the
 /// constant mask, so it is recorded as an op of `ȳ` alone, whose own
 /// backward is the same scaling: `z = ȳ·m(x)  ⇒  ȳ̄ = z̄·m(x)`.
-fn scaled_by_slope<T: Element>(g: &Tensor<T>, x: &Tensor<T>, alpha: T) -> Result<Tensor<T>> {
+pub(crate) fn scaled_by_slope<T: Element>(g: &Tensor<T>, x: &Tensor<T>, alpha: T) -> Result<Tensor<T>> {
     let out = zip_map(
         "leaky_relu_backward",
         g.read().view(),
@@ -79,6 +79,61 @@ fn scaled_by_slope<T: Element>(g: &Tensor<T>, x: &Tensor<T>, alpha: T) -> Result
     }))
 }
 
+/// A rectifier: ReLU or leaky ReLU. Ops that can apply one within their
+/// own pass over the data take it as a value
+/// ([`Tensor::batch_normalize_affine_rectified`]); [`Rectifier::apply`]
+/// is the very function [`Tensor::relu`] and [`Tensor::leaky_relu`] apply,
+/// so the values agree to the bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rectifier<T> {
+    /// `max(x, 0)`, [`Tensor::relu`].
+    Relu,
+    /// `x` for positive `x`, `alpha·x` otherwise, [`Tensor::leaky_relu`]
+    /// with this `alpha`.
+    LeakyRelu(T),
+}
+
+impl<T: Element> Rectifier<T> {
+    /// The rectifier of one value.
+    #[inline]
+    pub fn apply(self, x: T) -> T {
+        match self {
+            Rectifier::Relu => {
+                if x < T::zero() {
+                    T::zero()
+                } else {
+                    x
+                }
+            }
+            Rectifier::LeakyRelu(alpha) => {
+                if x > T::zero() {
+                    x
+                } else {
+                    alpha * x
+                }
+            }
+        }
+    }
+
+    /// The slope below zero, which the backward pass multiplies by: 0 for
+    /// ReLU, `alpha` for a leaky ReLU.
+    pub fn negative_slope(self) -> T {
+        match self {
+            Rectifier::Relu => T::zero(),
+            Rectifier::LeakyRelu(alpha) => alpha,
+        }
+    }
+
+    /// The rectifier as its own op on a tensor: `x.relu()` or
+    /// `x.leaky_relu(alpha)`.
+    pub fn on(self, x: &Tensor<T>) -> Tensor<T> {
+        match self {
+            Rectifier::Relu => x.relu(),
+            Rectifier::LeakyRelu(alpha) => x.leaky_relu(alpha),
+        }
+    }
+}
+
 impl<T: Element> Tensor<T> {
     /// The rectified linear unit `max(x, 0)`, elementwise. Its gradient at 0
     /// is taken to be 0; NaN stays NaN.
@@ -86,7 +141,7 @@ impl<T: Element> Tensor<T> {
         // dy/dx = [x > 0], a constant mask.
         self.unary_op(
             "relu",
-            |x| if x < T::zero() { T::zero() } else { x },
+            |x| Rectifier::Relu.apply(x),
             |x, _, g| scaled_by_slope(g, x, T::zero()),
         )
     }
@@ -98,7 +153,7 @@ impl<T: Element> Tensor<T> {
         // dy/dx = x > 0 ? 1 : α, a constant mask.
         self.unary_op(
             "leaky_relu",
-            move |x| if x > T::zero() { x } else { alpha * x },
+            move |x| Rectifier::LeakyRelu(alpha).apply(x),
             move |x, _, g| scaled_by_slope(g, x, alpha),
         )
     }
