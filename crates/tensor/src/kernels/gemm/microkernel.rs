@@ -148,8 +148,10 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
                 }
                 step::<S, MR, NV>(&mut acc, a.add(u * MR), b.add(u * b_row_stride));
             }
-            a = a.add(UNROLL * MR);
-            b = b.add(UNROLL * b_row_stride);
+            // Wrapping: after the last step these point one row past the
+            // sliver, which for a `B` read in place lies past its matrix.
+            a = a.wrapping_add(UNROLL * MR);
+            b = b.wrapping_add(UNROLL * b_row_stride);
             next = next.wrapping_add(UNROLL * next_row_bytes);
         }
         for _ in 0..kc % UNROLL {
@@ -157,8 +159,8 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
                 prefetch_lines(next, row_bytes);
             }
             step::<S, MR, NV>(&mut acc, a, b);
-            a = a.add(MR);
-            b = b.add(b_row_stride);
+            a = a.wrapping_add(MR);
+            b = b.wrapping_add(b_row_stride);
             next = next.wrapping_add(next_row_bytes);
         }
         acc
