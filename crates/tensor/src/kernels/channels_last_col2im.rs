@@ -50,8 +50,9 @@
 
 use super::im2col::ConvGeometry;
 #[cfg(target_arch = "x86_64")]
-use super::{f32s, f32s_mut};
+use super::{f32s, f32s_mut, f32s_uninit};
 use crate::Element;
+use std::mem::MaybeUninit;
 
 /// Images with fewer channels keep col2im: a run is `C` floats long, and
 /// below two 8-float vectors the runs would be as short as col2im's.
@@ -385,21 +386,27 @@ impl<T: Element> ChannelsLastCol2im<T> {
     }
 
     /// Writes the group's images `first..first + count` into `x`
-    /// (`[count, C, H, W]`), channels first, plus `bias[c]` if given, and
+    /// (`[count, C, H, W]`, every slot, which need not hold values before),
+    /// channels first, plus `bias[c]` if given, and
     /// clears them for the next group. Called for each sample as soon as
     /// all of its pixels' blocks have been added, while its image is still
     /// in the level-2 cache.
     ///
     /// # Panics
     /// If `x` does not hold `count` samples or `bias` not `C` values.
-    pub(super) fn finish_samples(&mut self, (first, count): (usize, usize), bias: Option<&[T]>, x: &mut [T]) {
+    pub(super) fn finish_samples(
+        &mut self,
+        (first, count): (usize, usize),
+        bias: Option<&[T]>,
+        x: &mut [MaybeUninit<T>],
+    ) {
         let (c, len) = (self.geo.in_channels, self.geo.sample_len());
         assert_eq!(x.len(), count * len, "finish_samples: x");
         assert!(bias.is_none_or(|b| b.len() == c), "finish_samples: bias");
         let images = &mut self.images[first * len..(first + count) * len];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2")
-            && let (Some(images), Some(x)) = (f32s_mut(images), f32s_mut(x))
+            && let (Some(images), Some(x)) = (f32s_mut(images), f32s_uninit(x))
         {
             let bias = bias.map(|b| f32s(b).expect("T is f32"));
             for (image, out) in images.chunks_exact_mut(len).zip(x.chunks_exact_mut(len)) {
@@ -417,7 +424,14 @@ impl<T: Element> ChannelsLastCol2im<T> {
 /// `out[ch·P + p] = image[p·C + ch] (+ bias[ch])` for the pixels from `p0`
 /// and the channels from `c0` on (the rest of a transposition a vector loop
 /// started), clearing what it reads; `P = image.len() / C`.
-fn transpose<T: Element>(image: &mut [T], c: usize, p0: usize, c0: usize, bias: Option<&[T]>, out: &mut [T]) {
+fn transpose<T: Element>(
+    image: &mut [T],
+    c: usize,
+    p0: usize,
+    c0: usize,
+    bias: Option<&[T]>,
+    out: &mut [MaybeUninit<T>],
+) {
     let pixels = image.len() / c;
     // Channels c0.. of every pixel, then channels ..c0 of pixels p0..
     let blocks = [(0..pixels, c0..c), (p0..pixels, 0..c0)];
@@ -425,10 +439,10 @@ fn transpose<T: Element>(image: &mut [T], c: usize, p0: usize, c0: usize, bias: 
         for p in pixel_range {
             for ch in channel_range.clone() {
                 let v = std::mem::replace(&mut image[p * c + ch], T::zero());
-                out[ch * pixels + p] = match bias {
+                out[ch * pixels + p].write(match bias {
                     Some(bias) => v + bias[ch],
                     None => v,
-                };
+                });
             }
         }
     }
@@ -443,7 +457,7 @@ fn transpose<T: Element>(image: &mut [T], c: usize, p0: usize, c0: usize, bias: 
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn transpose_avx2(image: &mut [f32], c: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+unsafe fn transpose_avx2(image: &mut [f32], c: usize, bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
     use super::gemm::transpose8;
     use std::arch::x86_64::*;
     let pixels = image.len() / c;
@@ -468,7 +482,7 @@ unsafe fn transpose_avx2(image: &mut [f32], c: usize, bias: Option<&[f32]>, out:
                         Some(bias) => _mm256_add_ps(column, _mm256_set1_ps(bias[c0 + j])),
                         None => column,
                     };
-                    _mm256_storeu_ps(out.as_mut_ptr().add((c0 + j) * pixels + p0), column);
+                    _mm256_storeu_ps(out.as_mut_ptr().add((c0 + j) * pixels + p0).cast::<f32>(), column);
                 }
             }
         }
@@ -590,7 +604,8 @@ pub(super) mod tests {
                             );
                         }
                     }
-                    let mut got = vec![f32::NAN; geo.batch * geo.sample_len()];
+                    // NaN until written: a slot `finish_samples` misses shows.
+                    let mut slots = vec![std::mem::MaybeUninit::new(f32::NAN); geo.batch * geo.sample_len()];
                     // Blocks smaller than BLOCK_ROWS too, to split samples.
                     let rows = (p + 3).min(BLOCK_ROWS);
                     for first in (0..pixels).step_by(rows) {
@@ -616,8 +631,10 @@ pub(super) mod tests {
                         col2im.add_block(&block, first, count);
                         let (done, now) = (col2im.whole(first), col2im.whole(first + count));
                         let len = geo.sample_len();
-                        col2im.finish_samples((done, now - done), bias, &mut got[done * len..now * len]);
+                        col2im.finish_samples((done, now - done), bias, &mut slots[done * len..now * len]);
                     }
+                    // SAFETY: every slot was initialised (NaN) when made.
+                    let got: Vec<f32> = slots.iter().map(|v| unsafe { v.assume_init() }).collect();
                     assert_eq!(
                         first_astray(&got, &want, &scale),
                         None,

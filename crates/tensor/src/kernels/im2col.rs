@@ -91,6 +91,7 @@ pub use super::patches::{col2im, im2col};
 use crate::Element;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Convolutions with fewer multiply-adds than this stay on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
@@ -233,13 +234,14 @@ fn gemm<T: Element>(split: bool, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bet
 
 /// Runs `work(scratch, first_sample, out_group, split_gemm)` for every group
 /// of samples, where `out_group` is the group's part of `out` (`per_sample`
-/// elements per sample): in parallel over groups when that pays.
+/// slots per sample), which `work` must write in full: in parallel over
+/// groups when that pays.
 fn for_each_group<T: Element>(
     geo: &ConvGeometry,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     per_sample: usize,
     patches: Patches,
-    work: impl Fn(&mut Scratch<T>, usize, &mut [T], bool) + Sync,
+    work: impl Fn(&mut Scratch<T>, usize, &mut [MaybeUninit<T>], bool) + Sync,
 ) {
     if out.is_empty() {
         return;
@@ -340,20 +342,25 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     assert_eq!(x.len(), geo.batch * geo.sample_len(), "conv2d_forward: x");
     assert_eq!(w.len(), o * ckk, "conv2d_forward: w");
     let weight = ArrayView2::from_shape((o, ckk), w).expect("checked above");
-    let mut y = vec![T::zero(); geo.batch * o * p];
+    // Not zeroed first: every group writes its part in full (below).
+    // Zeroing was a memset on the calling thread before the groups start,
+    // with the other threads waiting: in W2's step at 2 threads this one's
+    // and `conv2d_input_grad`'s took 2.2% of the samples of `perf`.
+    let mut y: Vec<T> = Vec::with_capacity(geo.batch * o * p);
     // W with its columns ordered (kh, kw, c), for the product turned round
     // (`interleaved_patches.rs`).
     #[cfg(target_arch = "x86_64")]
     let permuted = (super::is_f32::<T>() && super::interleaved_patches::InterleavedPatches::applies(geo))
         .then(|| PermutedWeights::new(geo, w));
-    for_each_group(geo, &mut y, o * p, Patches::Im2col, |s, first, y, split| {
+    let slots = &mut y.spare_capacity_mut()[..geo.batch * o * p];
+    for_each_group(geo, slots, o * p, Patches::Im2col, |s, first, y, split| {
         let nb = y.len() / (o * p);
         #[cfg(target_arch = "x86_64")]
         if let (Some(weights), Some(patches), Some(xs), Some(ys)) = (
             permuted.as_ref().and_then(|w| w.f32_view()),
             s.interleaved.as_mut(),
             super::f32s(x),
-            super::f32s_mut(y),
+            super::f32s_uninit(y),
         ) {
             // yᵀ[rows, O] = patches[rows, (kh, kw, c)] · Wᵀ, then turned
             // back into the group's samples with the bias.
@@ -369,6 +376,7 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
         }
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
         // into y, else into the stage and then out to each sample's slice.
+        let y = super::zeroed(y);
         let mut stage = std::mem::take(&mut s.stage);
         let out = if nb == 1 {
             &mut *y
@@ -400,6 +408,11 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
         }
         s.stage = stage;
     });
+    // SAFETY: the groups' parts cover `y`'s first batch·O·P slots, and every
+    // group wrote its part in full: the turned-round product's `unload`
+    // writes all nb·O·P values of its samples, the other path zeroes its
+    // part before the product writes it.
+    unsafe { y.set_len(geo.batch * o * p) };
     y
 }
 
@@ -422,9 +435,17 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
         .expect("checked above")
         .reversed_axes();
     let plane = geo.in_size[0] * geo.in_size[1];
-    let mut x = vec![T::zero(); geo.batch * len];
+    // Without output pixels no group would write its images (the ops
+    // never ask for that geometry; the `set_len` below relies on it).
+    assert!(
+        p > 0 || geo.batch * len == 0,
+        "conv2d_input_grad: no output pixels"
+    );
+    // Not zeroed first: every group writes its part in full (below).
+    let mut x: Vec<T> = Vec::with_capacity(geo.batch * len);
     let permuted = channels_last_col2im::applies(geo).then(|| PermutedWeights::new(geo, w));
-    for_each_group(geo, &mut x, len, Patches::Col2im, |s, first, x, split| {
+    let slots = &mut x.spare_capacity_mut()[..geo.batch * len];
+    for_each_group(geo, slots, len, Patches::Col2im, |s, first, x, split| {
         let nb = x.len() / len;
         if let (Some(permuted), Some(col2im)) = (&permuted, s.channels_last.as_mut()) {
             // cols[pixels, (kh, kw, c)] = Gᵀ[pixels, O] · W[O, (kh, kw, c)], a
@@ -472,6 +493,8 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
             }
             return;
         }
+        // This way adds into the images: they start at zero.
+        let x = super::zeroed(x);
         let rows = group_rows(geo, g, first, nb, &mut s.stage);
         if let Some(bias) = bias {
             for (channel, &b) in x.chunks_mut(plane).zip(bias.iter().cycle()) {
@@ -509,6 +532,12 @@ pub fn conv2d_input_grad<T: Element>(geo: &ConvGeometry, g: &[T], w: &[T], bias:
             }
         }
     });
+    // SAFETY: the groups' parts cover `x`'s first batch·C·H·W slots, and
+    // every group wrote its part in full: the channels-last way hands each
+    // sample to `finish_samples` once all its pixels are in (the last block
+    // completes every sample), which writes the whole image; the other way
+    // zeroes its part before adding into it.
+    unsafe { x.set_len(geo.batch * len) };
     x
 }
 

@@ -38,6 +38,7 @@
 use super::gemm::transpose8;
 use super::im2col::ConvGeometry;
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Samples per chunk: the rows of an AVX-512 tile.
 pub(crate) const CHUNK: usize = 8;
@@ -192,11 +193,12 @@ impl InterleavedPatches {
 
     /// Turns the product's rows back into samples: `y[(first + s)·O·P + o·P +
     /// p] = out[row(s, p)·O + o] + bias[o]` for the `nb` samples loaded,
-    /// where `out` is `[rows, O]` row-major.
+    /// where `out` is `[rows, O]` row-major. Writes every one of the first
+    /// `nb·O·P` slots of `y`, which need not hold values before.
     ///
     /// # Panics
     /// If a slice is short.
-    pub(crate) fn unload(&self, out: &[f32], nb: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+    pub(crate) fn unload(&self, out: &[f32], nb: usize, bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) {
         let (o, p) = (self.geo.out_channels, self.geo.out_pixels());
         assert!(out.len() >= self.rows_for(nb) * o, "unload: out");
         assert!(y.len() >= nb * o * p, "unload: y");
@@ -271,12 +273,12 @@ fn unload_sample(
     row: impl Fn(usize) -> usize,
     (o, p, p0, o0): (usize, usize, usize, usize),
     bias: Option<&[f32]>,
-    sample: &mut [f32],
+    sample: &mut [MaybeUninit<f32>],
 ) {
     for (pixels, channels) in [(0..p, o0..o), (p0..p, 0..o0)] {
         for q in pixels {
             for ch in channels.clone() {
-                sample[ch * p + q] = out[row(q) + ch] + bias.map_or(0.0, |b| b[ch]);
+                sample[ch * p + q].write(out[row(q) + ch] + bias.map_or(0.0, |b| b[ch]));
             }
         }
     }
@@ -293,7 +295,7 @@ unsafe fn unload_sample_avx2(
     row: impl Fn(usize) -> usize,
     (o, p): (usize, usize),
     bias: Option<&[f32]>,
-    sample: &mut [f32],
+    sample: &mut [MaybeUninit<f32>],
 ) {
     let o_end = o / 8 * 8;
     assert!(sample.len() >= o * p, "unload_sample: sample");
@@ -319,8 +321,8 @@ unsafe fn unload_sample_avx2(
                     None => channel,
                 };
                 let dst = &mut sample[(o0 + j) * p + q0..(o0 + j) * p + q0 + 8];
-                // SAFETY: 8 floats of `sample`, bounds-checked by the slice.
-                unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), channel) };
+                // SAFETY: 8 slots of `sample`, bounds-checked by the slice.
+                unsafe { _mm256_storeu_ps(dst.as_mut_ptr().cast::<f32>(), channel) };
             }
         }
     }

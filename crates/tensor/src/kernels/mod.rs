@@ -20,6 +20,16 @@ mod phase_col2im;
 pub mod tanh;
 
 pub(crate) use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
+use std::mem::MaybeUninit;
+
+/// Writes zeros into every slot of `out` and hands it back as values: for
+/// the paths that add into an output they were given unwritten.
+fn zeroed<T: crate::Element>(out: &mut [MaybeUninit<T>]) -> &mut [T] {
+    out.fill(MaybeUninit::new(T::zero()));
+    // SAFETY: every slot was written just above, and MaybeUninit<T> has
+    // T's layout.
+    unsafe { &mut *(out as *mut [MaybeUninit<T>] as *mut [T]) }
+}
 
 #[cfg(target_arch = "x86_64")]
 use crate::Element;
@@ -47,6 +57,16 @@ fn f32s_mut<T: Element>(values: &mut [T]) -> Option<&mut [f32]> {
     // SAFETY: as for `f32s`; the borrow is handed on.
     is_f32::<T>()
         .then(|| unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<f32>(), values.len()) })
+}
+
+/// `slots` as `f32` slots, if `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn f32s_uninit<T: Element>(slots: &mut [MaybeUninit<T>]) -> Option<&mut [MaybeUninit<f32>]> {
+    // SAFETY: as for `f32s` (MaybeUninit<T> has T's layout); the borrow is
+    // handed on.
+    is_f32::<T>().then(|| unsafe {
+        std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<MaybeUninit<f32>>(), slots.len())
+    })
 }
 
 /// `view` as `f32`, if `T` is `f32` (and its strides are not negative).
