@@ -206,6 +206,45 @@ fn broadcast_to_and_sum_to_forward_values_and_errors() {
 }
 
 #[test]
+fn sums_per_channel_have_the_same_bits_on_one_thread_and_two() {
+    // [N, C, H, W] summed to [C] (a convolution's bias gradient) runs the
+    // channels in parallel when the input is large, each channel's sum in
+    // the serial walk's order: one thread (the serial walk) and two must
+    // give the same bits. In f32, where another order of additions shows;
+    // W2's first convolution's shape, one past the parallel threshold, and
+    // a small one that stays serial on both.
+    let mut r = rng(61);
+    let shapes: [&[usize]; 3] = [&[64, 64, 14, 14], &[2, 3, 73, 75], &[3, 5, 7, 11]];
+    for shape in shapes {
+        let wide: Vec<f32> = randn(shape, &mut r).to_vec().iter().map(|&v| v as f32).collect();
+        let x = Tensor::<f32>::from_vec(wide.clone(), shape).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| x.sum_axes(&[0, 2, 3], false).unwrap().to_vec())
+        };
+        let (one, two) = (on(1), on(2));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one), bits(&two), "{shape:?}");
+        // And they are the sums: within f32 rounding of the f64 ones.
+        let plane = shape[2] * shape[3];
+        for (c, &got) in two.iter().enumerate() {
+            let exact: f64 = (0..shape[0])
+                .flat_map(|n| &wide[(n * shape[1] + c) * plane..][..plane])
+                .map(|&v| f64::from(v))
+                .sum();
+            let scale = (shape[0] * plane) as f64;
+            assert!(
+                (f64::from(got) - exact).abs() <= 1e-5 * scale,
+                "{shape:?} channel {c}: {got} vs {exact}"
+            );
+        }
+    }
+}
+
+#[test]
 fn sum_and_mean_forward_values() {
     // [[1, 2, 3], [4, 5, 6]]
     let x = Tensor::<f64>::from_vec((1..=6).map(f64::from).collect(), &[2, 3]).unwrap();

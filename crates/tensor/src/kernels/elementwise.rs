@@ -387,6 +387,9 @@ pub fn sum_to_shape<T: Element>(x: ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD
     }
     let x_strides: Vec<usize> = standard.strides().iter().map(|&s| s as usize).collect();
     let (sizes, [sx, so]) = merge_axes(x.shape(), [&x_strides, &out_strides]);
+    if let Some(out) = per_channel_sums(values, &sizes, [&sx, &so]) {
+        return ArrayD::from_shape_vec(IxDyn(shape), out).expect("sized from the shape");
+    }
     let inner = sizes[sizes.len() - 1];
     let inner_out = so[so.len() - 1];
     let outer: usize = sizes[..sizes.len() - 1].iter().product();
@@ -416,6 +419,34 @@ pub fn sum_to_shape<T: Element>(x: ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD
         }
     }
     ArrayD::from_shape_vec(IxDyn(shape), out).expect("sized from the shape")
+}
+
+/// [`sum_to_shape`] of a large `[N, C, S]` to `[C]` (after merging axes,
+/// with `C > 1`): a convolution's bias gradient sums `ȳ[N, C, H, W]` so.
+/// The channels are summed in parallel, each in the serial walk's order
+/// (`out[c] += sum_slice(row (n, c))` for `n = 0, 1, …`), so the bits do
+/// not depend on the threads. `None` for any other reduction or a small
+/// input, which the serial walk handles.
+fn per_channel_sums<T: Element>(values: &[T], sizes: &[usize], [sx, so]: [&[usize]; 2]) -> Option<Vec<T>> {
+    let (samples, channels, plane) = match (sizes, so) {
+        (&[n, c, s], &[0, 1, 0]) if c > 1 && sx[2] == 1 => (n, c, s),
+        _ => return None,
+    };
+    if values.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() == 1 {
+        return None;
+    }
+    let (sample_stride, channel_stride) = (sx[0], sx[1]);
+    let mut out = vec![T::zero(); channels];
+    out.par_iter_mut()
+        .enumerate()
+        .with_min_len((CHUNK / (samples * plane)).max(1))
+        .for_each(|(c, total)| {
+            for n in 0..samples {
+                let start = n * sample_stride + c * channel_stride;
+                *total += sum_slice(&values[start..start + plane]);
+            }
+        });
+    Some(out)
 }
 
 /// The sum of `values` with eight interleaved accumulators, added pairwise
