@@ -243,7 +243,16 @@ impl Trainer {
     /// Fails before an optimizer update if that update's gradients are not
     /// finite (or, with anomaly detection on, if any op produced a
     /// non-finite value): the weights then hold the last good values.
+    ///
+    /// Called on one of rayon's threads, the pool's other threads look for
+    /// work through the whole step instead of sleeping between its parallel
+    /// loops ([`tensor::parallel::with_idle_threads_polling`]).
     pub fn step(&mut self) -> StepResult<StepStats> {
+        tensor::parallel::with_idle_threads_polling(|| self.step_now())
+    }
+
+    /// [`Trainer::step`]'s work, on the calling thread's terms.
+    fn step_now(&mut self) -> StepResult<StepStats> {
         if self.config.lr_decay.is_some() {
             let (lr_g, lr_d) = self.learning_rates();
             self.opt_g.set_learning_rate(lr_g);
