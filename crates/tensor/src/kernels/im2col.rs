@@ -376,33 +376,33 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
         }
         // Y[O, nb·P] = W[O, CKK] · cols[CKK, nb·P]; with one sample, straight
         // into y, else into the stage and then out to each sample's slice.
-        let y = super::zeroed(y);
-        let mut stage = std::mem::take(&mut s.stage);
-        let out = if nb == 1 {
-            &mut *y
-        } else {
-            &mut stage[..o * nb * p]
+        let product = |s: &mut Scratch<T>, out: &mut [T]| {
+            if !s.implicit_product(x, first, nb, w, T::zero(), out) {
+                s.grow_cols();
+                let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
+                gemm(split, weight, cols, T::zero(), out);
+            }
         };
-        if !s.implicit_product(x, first, nb, w, T::zero(), out) {
-            s.grow_cols();
-            let cols = group_cols(geo, x, first, nb, &mut s.cols, &mut s.gather);
-            gemm(split, weight, cols, T::zero(), out);
-        }
         if nb == 1 {
+            // Zeroed first: the product is handed values, not slots.
+            let y = super::zeroed(y);
+            product(s, y);
             if let Some(bias) = bias {
                 for (row, &b) in y.chunks_mut(p).zip(bias) {
                     row.iter_mut().for_each(|v| *v += b);
                 }
             }
-        } else {
-            for b in 0..nb {
-                for ch in 0..o {
-                    let shift = bias.map_or(T::zero(), |bias| bias[ch]);
-                    let src = &stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p];
-                    let dst = &mut y[(b * o + ch) * p..(b * o + ch + 1) * p];
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = *s + shift;
-                    }
+            return;
+        }
+        let mut stage = std::mem::take(&mut s.stage);
+        product(s, &mut stage[..o * nb * p]);
+        for b in 0..nb {
+            for ch in 0..o {
+                let shift = bias.map_or(T::zero(), |bias| bias[ch]);
+                let src = &stage[ch * nb * p + b * p..ch * nb * p + (b + 1) * p];
+                let dst = &mut y[(b * o + ch) * p..(b * o + ch + 1) * p];
+                for (d, s) in dst.iter_mut().zip(src) {
+                    d.write(*s + shift);
                 }
             }
         }
@@ -410,8 +410,9 @@ pub fn conv2d_forward<T: Element>(geo: &ConvGeometry, x: &[T], w: &[T], bias: Op
     });
     // SAFETY: the groups' parts cover `y`'s first batch·O·P slots, and every
     // group wrote its part in full: the turned-round product's `unload`
-    // writes all nb·O·P values of its samples, the other path zeroes its
-    // part before the product writes it.
+    // writes all nb·O·P values of its samples; the other path zeroes a
+    // single sample's part before the product writes it, and copies every
+    // value of several samples out of the stage.
     unsafe { y.set_len(geo.batch * o * p) };
     y
 }
