@@ -286,18 +286,9 @@ impl<T: Element> Tensor<T> {
         let (gamma_forward, beta_forward) = (weight.to_vec(), bias.to_vec());
         let (statistics, params) = ((&mean[..], &inv_std[..]), (&gamma_forward[..], &beta_forward[..]));
         let dims = (channels, plane);
-        // One loop per rectifier, each with its own function inlined: a
-        // loop that chose the rectifier per value ran branch by branch
-        // instead of in vector registers, and took 16% of W2's step.
         let y = match rectifier {
             None => channel_normalize_affine(values, dims, statistics, params, |y| y),
-            Some(Rectifier::Relu) => {
-                channel_normalize_affine(values, dims, statistics, params, |y| Rectifier::Relu.apply(y))
-            }
-            Some(Rectifier::LeakyRelu(alpha)) => {
-                let leaky = Rectifier::LeakyRelu(alpha);
-                channel_normalize_affine(values, dims, statistics, params, move |y| leaky.apply(y))
-            }
+            Some(r) => channel_normalize_affine(values, dims, statistics, params, move |y| r.apply(y)),
         };
         let y = ArrayD::from_shape_vec(IxDyn(&shape), y).expect("same shape as x");
         let mean_values = mean.clone();
