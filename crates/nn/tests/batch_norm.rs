@@ -10,7 +10,8 @@
 mod common;
 
 use common::{
-    assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
+    assert_close, assert_same_bits_on_two_threads, bits, check, composed_batch_normalize, input_grad, randn,
+    rng,
 };
 use nn::{BatchNorm1d, BatchNorm2d, LeakyReLU, Module, ReLU, Sequential};
 use tensor::{Tensor, no_grad};
@@ -90,7 +91,6 @@ fn sequential_runs_batch_norm_and_its_rectifier_as_one_op_with_the_same_bits() {
     let seed = Tensor::<f32>::randn(&[16, 8, 5, 5], 0.0, 1.0, &mut r).unwrap();
     let gamma = Tensor::<f32>::randn(&[8], 1.0, 0.5, &mut r).unwrap();
     let beta = Tensor::<f32>::randn(&[8], 0.0, 0.5, &mut r).unwrap();
-    let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     for leaky in [false, true] {
         let run = |together: bool, training: bool| {
             let bn = BatchNorm2d::with_affine(gamma.detach(), beta.detach()).unwrap();
@@ -123,8 +123,8 @@ fn sequential_runs_batch_norm_and_its_rectifier_as_one_op_with_the_same_bits() {
             };
             let op = y.op_name();
             y.mul(&seed).unwrap().sum().backward().unwrap();
-            let grads = [&x, &weight, &bias].map(|t| bits(&t.grad().unwrap()));
-            (op, bits(&y), grads)
+            let grads = [&x, &weight, &bias].map(|t| bits(&t.grad().unwrap().to_vec()));
+            (op, bits(&y.to_vec()), grads)
         };
         for training in [true, false] {
             let (op, y, grads) = run(true, training);

@@ -2,6 +2,8 @@
 //! for the whole engine (and the layers above it, such as Adam's update), so
 //! that no result depends on how many threads there are.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// Below this many elements, work stays on the calling thread: handing it to
 /// rayon would cost more than it saves.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -9,8 +11,6 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 15;
 /// Elements per parallel chunk of elementwise work. Fixed (not derived from
 /// the thread count) so that results never depend on how work was split.
 pub const CHUNK: usize = 1 << 13;
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Pauses between two looks for work of an otherwise idle thread in
 /// [`with_idle_threads_polling`]: a look steals from the other threads'

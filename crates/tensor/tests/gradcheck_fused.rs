@@ -13,7 +13,8 @@
 mod common;
 
 use common::{
-    assert_close, assert_same_bits_on_two_threads, check, composed_batch_normalize, input_grad, randn, rng,
+    assert_close, assert_same_bits_on_two_threads, bits, check, composed_batch_normalize, input_grad, randn,
+    rng,
 };
 use tensor::{BackwardOptions, Rectifier, Tensor, grad, no_grad};
 
@@ -270,7 +271,6 @@ fn batch_normalize_backward_without_a_graph_gives_the_composed_formulas_bits() {
         })
         .unwrap()
         .to_vec();
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&kernel), bits(&composed), "shape {shape:?}");
     }
 }
@@ -536,9 +536,4 @@ fn batch_and_channel_values(
 ) -> [Tensor<f32>; 4] {
     let channels = [shape[1]];
     [shape, &channels, &channels, shape].map(|dims| finish(randn_f32(dims, r)))
-}
-
-/// The bits of each value, to compare floats exactly.
-fn bits(values: &[f32]) -> Vec<u32> {
-    values.iter().map(|v| v.to_bits()).collect()
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check, distinct, randn, rng};
+use common::{bits, check, distinct, randn, rng};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tensor::{Tensor, TensorError};
@@ -226,7 +226,6 @@ fn sums_per_channel_have_the_same_bits_on_one_thread_and_two() {
             pool.install(|| x.sum_axes(&[0, 2, 3], false).unwrap().to_vec())
         };
         let (one, two) = (on(1), on(2));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&one), bits(&two), "{shape:?}");
         // And they are the sums: within f32 rounding of the f64 ones.
         let plane = shape[2] * shape[3];

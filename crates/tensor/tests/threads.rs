@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::rng;
+use common::{bits, rng};
 use tensor::parallel::with_idle_threads_polling;
 use tensor::{Conv2dParams, Tensor};
 
@@ -29,13 +29,10 @@ fn forward_and_backward() -> Vec<Vec<u32>> {
         .leaky_relu(0.2);
     let flat = y.reshape(&[32, 32 * 7 * 7]).unwrap();
     flat.matmul(&m).unwrap().square().sum().backward().unwrap();
-    let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect();
-    vec![
-        bits(&y),
-        bits(&x.grad().unwrap()),
-        bits(&w.grad().unwrap()),
-        bits(&b.grad().unwrap()),
-    ]
+    [y, x.grad().unwrap(), w.grad().unwrap(), b.grad().unwrap()]
+        .iter()
+        .map(|t| bits(&t.to_vec()))
+        .collect()
 }
 
 #[test]

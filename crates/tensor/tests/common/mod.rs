@@ -12,6 +12,11 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
+/// The bits of each value, to compare floats exactly.
+pub fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
 /// A standard-normal f64 tensor.
 pub fn randn(shape: &[usize], rng: &mut ChaCha8Rng) -> Tensor<f64> {
     Tensor::randn(shape, 0.0, 1.0, rng).expect("valid shape")
