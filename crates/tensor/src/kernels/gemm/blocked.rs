@@ -64,7 +64,17 @@
 //! faults) ask for data early enough to arrive while the multiply-adds run:
 //!
 //! * the output tile's lines, at the start of each microkernel call
-//!   (`microkernel.rs`), for the stores at its end;
+//!   (`microkernel.rs`), for the stores at its end, when `A` fits in one
+//!   block (every batch-64 product). When it takes several (a weight
+//!   gradient such as W1's 784×64×1024, or 1024³) the prefetches cost
+//!   more than they hid. 784×64×1024's output (3.2 MB) is larger than the
+//!   level-2 cache, and `perf annotate` of a loop of it put 11% of the
+//!   samples on the instructions just after them (the core waiting for
+//!   free line-fill buffers). Without them that product ran 13% faster (Intel Xeon,
+//!   AVX-512, 1 thread, six alternated trials of a loop of
+//!   `sgemm_row_major`: 200.7–203.9 against 177.8–179.2 GFLOP/s), while
+//!   64×100×256, 64×1024×784, 64×784×1024 and 1024³ and the steps of W1
+//!   and W2 did not change beyond their noise;
 //! * when `B` is read in place, the next sliver, one row per step of the
 //!   first tile of the current pass (that tile reads its own sliver from
 //!   memory; the other tiles of the pass find it cached).
@@ -415,6 +425,9 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                             col_stride: c.col_stride,
                             rows,
                             cols,
+                            // See "Prefetching" above: only a one-block
+                            // product gains from fetching its tiles early.
+                            prefetch: one_a_block,
                         };
                         let slivers = Slivers {
                             a: a_sliver,

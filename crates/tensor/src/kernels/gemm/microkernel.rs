@@ -46,7 +46,9 @@ use super::simd::Simd;
 
 /// Where a tile goes: the output's top-left element of the tile, its row
 /// stride (in elements) and column stride, and how many of the tile's rows
-/// and columns are real (the tiles at the bottom and right edges are cut).
+/// and columns are real (the tiles at the bottom and right edges are cut);
+/// `prefetch`: whether to ask the caches for the tile's lines before its
+/// steps (see [`prefetch_tile`]; `blocked.rs` decides).
 #[derive(Clone, Copy)]
 pub(super) struct TileOut {
     pub ptr: *mut f32,
@@ -54,6 +56,7 @@ pub(super) struct TileOut {
     pub col_stride: isize,
     pub rows: usize,
     pub cols: usize,
+    pub prefetch: bool,
 }
 
 /// What one tile reads: `a`, the packed `MR × kc` sliver of `A` (`kc`
@@ -95,7 +98,7 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
 ) {
     // A short tile has too few multiply-adds to hide the fetch behind, and
     // the prefetches would only add instructions (see `prefetch_tile`).
-    if kc >= PREFETCH_TILE_MIN_KC {
+    if out.prefetch && kc >= PREFETCH_TILE_MIN_KC {
         prefetch_tile(out);
     }
     let Slivers {
@@ -230,6 +233,11 @@ const PREFETCH_TILE_MIN_KC: usize = 48;
 /// `book_gemm`'s square products of n = 16 and 32, where one tile is the
 /// whole product, the prefetches cost 7–19% and hid nothing (with them
 /// 30.9 and 72.6 GFLOP/s, without 38.1 and 78.3).
+///
+/// So do the tiles of products whose `A` takes several blocks (see
+/// "Prefetching" in `blocked.rs`): in 784×64×1024, whose output is larger
+/// than the level-2 cache, a tile's 24 prefetches (8×48) waited for free
+/// line-fill buffers instead of overlapping anything.
 #[inline(always)]
 fn prefetch_tile(out: TileOut) {
     for i in 0..out.rows {
