@@ -69,12 +69,12 @@
 //!   gradient such as W1's 784×64×1024, or 1024³) the prefetches cost
 //!   more than they hid. 784×64×1024's output (3.2 MB) is larger than the
 //!   level-2 cache, and `perf annotate` of a loop of it put 11% of the
-//!   samples on the instructions just after them (the core waiting for
-//!   free line-fill buffers). Without them that product ran 13% faster (Intel Xeon,
-//!   AVX-512, 1 thread, six alternated trials of a loop of
-//!   `sgemm_row_major`: 200.7–203.9 against 177.8–179.2 GFLOP/s), while
-//!   64×100×256, 64×1024×784, 64×784×1024 and 1024³ and the steps of W1
-//!   and W2 did not change beyond their noise;
+//!   samples on the instructions just after them (most likely the core
+//!   waiting for free line-fill buffers). Without them that product ran
+//!   13% faster (Intel Xeon, AVX-512, 1 thread, six alternated trials of
+//!   a loop of `sgemm_row_major`: 200.7–203.9 against 177.8–179.2
+//!   GFLOP/s), while 64×100×256, 64×1024×784, 64×784×1024 and 1024³ and
+//!   the steps of W1 and W2 did not change beyond their noise;
 //! * when `B` is read in place, the next sliver, one row per step of the
 //!   first tile of the current pass (that tile reads its own sliver from
 //!   memory; the other tiles of the pass find it cached).

@@ -236,8 +236,9 @@ const PREFETCH_TILE_MIN_KC: usize = 48;
 ///
 /// So do the tiles of products whose `A` takes several blocks (see
 /// "Prefetching" in `blocked.rs`): in 784×64×1024, whose output is larger
-/// than the level-2 cache, a tile's 24 prefetches (8×48) waited for free
-/// line-fill buffers instead of overlapping anything.
+/// than the level-2 cache, the core stalled on a tile's 24 prefetches
+/// (8×48), most likely waiting for free line-fill buffers, instead of
+/// overlapping them with anything.
 #[inline(always)]
 fn prefetch_tile(out: TileOut) {
     for i in 0..out.rows {
