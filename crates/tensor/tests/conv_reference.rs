@@ -350,9 +350,9 @@ fn conv_ops_are_bitwise_deterministic_on_two_threads() {
             loss.backward().unwrap();
             let grads: Vec<Vec<u32>> = [&x, &w, &wt, &b]
                 .iter()
-                .map(|t| t.grad().unwrap().to_vec().iter().map(|v| v.to_bits()).collect())
+                .map(|t| common::bits(&t.grad().unwrap().to_vec()))
                 .collect();
-            (z.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), grads)
+            (common::bits(&z.to_vec()), grads)
         })
     };
     let (first, second) = (run(), run());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check, randn, rng};
+use common::{bits, check, randn, rng};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tensor::{Element, Tensor};
@@ -184,23 +184,22 @@ fn matmul_is_bitwise_reproducible_for_a_fixed_thread_count() {
     let mut rng = rng(25);
     let a = randn(&[130, 70], &mut rng).cast::<f32>();
     let b = randn(&[70, 300], &mut rng).cast::<f32>();
-    let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
     for threads in [1, 2] {
         let run = || {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| bits(&a.matmul(&b).unwrap()))
+            pool.install(|| bits(&a.matmul(&b).unwrap().to_vec()))
         };
         assert_eq!(run(), run(), "{threads} thread(s): two runs differ");
     }
     let (a, b) = (a.cast::<f64>(), b.cast::<f64>());
-    let bits = |t: &Tensor<f64>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
+    let bits64 = |t: &Tensor<f64>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     assert_eq!(
-        pool.install(|| bits(&a.matmul(&b).unwrap())),
-        pool.install(|| bits(&a.matmul(&b).unwrap()))
+        pool.install(|| bits64(&a.matmul(&b).unwrap())),
+        pool.install(|| bits64(&a.matmul(&b).unwrap()))
     );
 }
 
