@@ -188,6 +188,53 @@ fn every_path_reads_transposed_and_strided_operands_and_writes_strided_outputs()
     }
 }
 
+/// A `B` that starts anywhere in a cache line (as a buffer from the
+/// system's `malloc` does) gives the bits of the same `B` on a line: the
+/// kernels then read it in slivers cut differently (`blocked.rs`,
+/// `lead_columns`), which must not change a sum. Shapes whose slivers are
+/// read in place (one block of `A`, rows a multiple of 16 floats), with
+/// `n` below, at and above one sliver, and two whose are not.
+#[test]
+fn every_path_gives_the_same_bits_wherever_b_starts_in_a_cache_line() {
+    const LINE_FLOATS: usize = 16;
+    let shapes = [
+        (64, 100, 256),
+        (64, 37, 784),
+        (7, 300, 48),
+        (128, 20, 16),
+        (3, 5, 1024),
+        (200, 30, 64),
+        (64, 10, 100),
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for path in available_paths() {
+        for (m, k, n) in shapes {
+            let a: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut storage = vec![0.0_f32; k * n + 2 * LINE_FLOATS];
+            let line_start = storage.as_ptr().align_offset(64).min(LINE_FLOATS);
+            let mut product_with_b_at = |shift: usize| {
+                let start = line_start + shift;
+                storage[start..start + k * n].copy_from_slice(&b);
+                let mut c = vec![0.0_f32; m * n];
+                sgemm_row_major(path, (m, k, n), &a, &storage[start..start + k * n], &mut c);
+                c
+            };
+            let on_a_line = product_with_b_at(0);
+            for shift in 1..LINE_FLOATS {
+                let shifted = product_with_b_at(shift);
+                assert!(
+                    on_a_line
+                        .iter()
+                        .zip(&shifted)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{path}: {m}x{k}x{n} with B {shift} floats into a cache line"
+                );
+            }
+        }
+    }
+}
+
 /// Products with a dimension of 1 (a Linear layer with one output; they
 /// have loops of their own, `skinny.rs`): every layout, with and without
 /// α and β, lengths on both sides of the 16-lane and 1024-column chunks.

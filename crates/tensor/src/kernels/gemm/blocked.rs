@@ -53,7 +53,8 @@
 //!   smallest, 64×100×256, measured 70 and 60, within its noise).
 //! * When `B` is row-major and `A` fits in one block, whole slivers of `B`
 //!   are not packed at all: the microkernel reads them where they lie
-//!   (see [`reads_b_in_place`]).
+//!   (see [`reads_b_in_place`]), in slivers that start on whole vectors
+//!   where `B` allows it (see [`lead_columns`]).
 //!
 //! # Prefetching
 //! Packing and blocking keep the microkernel's operands in the caches once
@@ -349,16 +350,26 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
     // [`PackB`] source may write past its last row.
     let mut buffers = PackBuffers::take(KC * mc_max, KC * nc_max + PACK_SLACK);
     let (a_packed, b_packed) = buffers.floats();
+    // With one block of A, each B̂ sliver is used by one pass of the ir
+    // loop only: it is packed just before that pass (below), into the
+    // first sliver's place, where it is still in the level-1/2 cache when
+    // the microkernel reads it. With several blocks the whole B̂ block is
+    // packed once, in the pc loop, and read by every block.
+    let one_a_block = m <= mc_max;
+    // A narrow first sliver, so that the slivers read in place start on
+    // whole vectors (see `lead_columns`). Filtered products keep their
+    // slivers where the filter expects them.
+    let lead = match b.matrix() {
+        Some(b) if F::ALL => lead_columns::<S>(b, one_a_block),
+        _ => 0,
+    };
+    // Only with one block of A, whose slivers are packed one at a time:
+    // the numbering of a packed B̂ block's slivers stays `jr / nr`.
+    debug_assert!(lead == 0 || one_a_block);
     for jc in (0..n).step_by(nc_max) {
         let nc = nc_max.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            // With one block of A, each B̂ sliver is used by one pass of the
-            // ir loop only: it is packed just before that pass (below), into
-            // the first sliver's place, where it is still in the level-1/2
-            // cache when the microkernel reads it. With several blocks the
-            // whole B̂ block is packed once, here, and read by every block.
-            let one_a_block = m <= mc_max;
             if !one_a_block {
                 // SAFETY: the block lies inside `b`; `b_packed` holds
                 // KC·nc_max floats (and the slack), enough for any block.
@@ -368,8 +379,7 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                 let mc = mc_max.min(m - ic);
                 // SAFETY: as for B, with KC·mc_max floats.
                 unsafe { a.pack::<MR>(ic, pc, mc, kc, a_packed) };
-                for (sliver_b, jr) in (0..nc).step_by(nr).enumerate() {
-                    let cols = nr.min(nc - jr);
+                for (sliver_b, (jr, cols)) in slivers(nc, nr, lead).enumerate() {
                     let width = cols.div_ceil(S::LANES) * S::LANES;
                     let (b_sliver, b_row_stride) =
                         if let Some(in_place) = b.in_place::<S>(pc, jc + jr, cols, one_a_block) {
@@ -385,9 +395,10 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                     // The next sliver, if it too is read in place: the
                     // first tile of this pass fetches it row by row (see
                     // "Prefetching" above).
-                    let next_cols = nr.min(nc.saturating_sub(jr + nr));
+                    let next_jr = jr + cols;
+                    let next_cols = nr.min(nc.saturating_sub(next_jr));
                     let next_in_place = (next_cols > 0)
-                        .then(|| b.in_place::<S>(pc, jc + jr + nr, next_cols, one_a_block))
+                        .then(|| b.in_place::<S>(pc, jc + next_jr, next_cols, one_a_block))
                         .flatten()
                         .map(|(next, _)| next);
                     for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
@@ -552,6 +563,53 @@ impl SourceB for Matrix {
 #[inline(always)]
 pub(super) fn reads_b_in_place<S: Simd>(b: Matrix, cols: usize, one_a_block: bool) -> bool {
     one_a_block && b.col_stride == 1 && b.row_stride > 0 && cols.is_multiple_of(S::LANES)
+}
+
+/// How many columns the first sliver of each block of `B` takes, when that
+/// is not the usual `NR`: so that the slivers after it, read in place
+/// (see [`reads_b_in_place`]), start on a whole vector in every row.
+///
+/// A buffer from the system's `malloc` is only 16-byte aligned: a large
+/// one begins 16 bytes into a 64-byte cache line. Read in place from
+/// there, every 16-float AVX-512 load of a row straddles two lines and
+/// costs two. When every row starts the same distance into a vector (the
+/// row length a multiple of `LANES`), a first sliver of the few columns
+/// up to the next vector boundary (packed, as it is narrower than a
+/// vector) puts all the others on it. The sums are the same, whichever
+/// tile a column falls in.
+///
+/// Measured on a loop of `sgemm_row_major` with `B` 16 bytes into a line
+/// (Intel Xeon, AVX-512, 1 thread, five rounds alternated with the build
+/// before), GFLOP/s straddling → with the narrow first sliver:
+/// 64×1024×784 167–188 → 179–198, 64×100×256 158–163 → 167–186 and
+/// 64×256×512 182–205 → 189–212, faster in every round; 64×784×1024
+/// 150–170 → 160–181. Packing every sliver instead was slower still than
+/// straddling for 64×1024×784 (175 against 189, one run). With `B` on a
+/// line the first sliver is a whole one and nothing changes.
+///
+/// 0 when the slivers are not read in place, when `B` already starts on a
+/// vector, or when its rows start at different distances into one.
+#[inline(always)]
+pub(super) fn lead_columns<S: Simd>(b: Matrix, one_a_block: bool) -> usize {
+    let vector_bytes = S::LANES * size_of::<f32>();
+    let into_vector = b.ptr as usize % vector_bytes;
+    let rows_alike = b.row_stride > 0 && (b.row_stride as usize).is_multiple_of(S::LANES);
+    if !(one_a_block && b.col_stride == 1 && rows_alike) || into_vector == 0 {
+        return 0;
+    }
+    (vector_bytes - into_vector) / size_of::<f32>()
+}
+
+/// The slivers of a block of `nc` columns of `B`, as (first column, width):
+/// a first one `lead` wide if `lead > 0`, then `nr` wide, the last cut to
+/// what is left.
+#[inline(always)]
+fn slivers(nc: usize, nr: usize, lead: usize) -> impl Iterator<Item = (usize, usize)> {
+    let lead = lead.min(nc);
+    let first = (lead > 0).then_some((0, lead));
+    first
+        .into_iter()
+        .chain((lead..nc).step_by(nr).map(move |j| (j, nr.min(nc - j))))
 }
 
 /// The packing buffers of one thread, kept for the life of the thread.
