@@ -192,8 +192,10 @@ fn every_path_reads_transposed_and_strided_operands_and_writes_strided_outputs()
 /// system's `malloc` does) gives the bits of the same `B` on a line: the
 /// kernels then read it in slivers cut differently (`blocked.rs`,
 /// `lead_columns`), which must not change a sum. Shapes whose slivers are
-/// read in place (one block of `A`, rows a multiple of 16 floats), with
-/// `n` below, at and above one sliver, and two whose are not.
+/// cut that way (one block of `A`, rows a multiple of 16 floats), with `n`
+/// below, at and above one sliver, and two that keep the usual cut
+/// (several blocks of `A`; rows of 100 floats, which start at different
+/// places in their lines).
 #[test]
 fn every_path_gives_the_same_bits_wherever_b_starts_in_a_cache_line() {
     const LINE_FLOATS: usize = 16;
