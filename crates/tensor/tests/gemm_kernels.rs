@@ -7,6 +7,9 @@
 //! Paths the CPU lacks are listed on stderr as not run, and one test fails
 //! if the CPU has a path that `GemmPath::best_available` does not pick.
 
+mod common;
+
+use common::bits;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tensor::gemm::{GemmPath, sgemm_on, sgemm_row_major};
@@ -224,12 +227,9 @@ fn every_path_gives_the_same_bits_wherever_b_starts_in_a_cache_line() {
             };
             let on_a_line = product_with_b_at(0);
             for shift in 1..LINE_FLOATS {
-                let shifted = product_with_b_at(shift);
-                assert!(
-                    on_a_line
-                        .iter()
-                        .zip(&shifted)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                assert_eq!(
+                    bits(&product_with_b_at(shift)),
+                    bits(&on_a_line),
                     "{path}: {m}x{k}x{n} with B {shift} floats into a cache line"
                 );
             }
@@ -407,9 +407,6 @@ fn every_path_is_deterministic() {
         let first = run();
         // A different shape in between reuses (and grows) the buffers.
         check(path, (300, 600, 700), [0, 0, 0], 1.0, 0.0, 9);
-        assert!(
-            first.iter().zip(run()).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{path}"
-        );
+        assert_eq!(bits(&run()), bits(&first), "{path}");
     }
 }
