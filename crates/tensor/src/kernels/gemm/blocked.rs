@@ -61,8 +61,9 @@
 //! they are there; the first touch of each still comes from memory. In a
 //! training step that is most of them: Adam has just streamed every
 //! parameter and its two moments through the caches, and outputs are fresh
-//! buffers. Two software prefetches (`prefetcht0`, a hint that never
-//! faults) ask for data early enough to arrive while the multiply-adds run:
+//! buffers. Two software prefetches (`prefetcht0` and `prefetcht1`, hints
+//! that never fault) ask for data early enough to arrive while the
+//! multiply-adds run:
 //!
 //! * the output tile's lines, at the start of each microkernel call
 //!   (`microkernel.rs`), for the stores at its end, when `A` fits in one
@@ -76,19 +77,37 @@
 //!   a loop of `sgemm_row_major`: 200.7–203.9 against 177.8–179.2
 //!   GFLOP/s), while 64×100×256, 64×1024×784, 64×784×1024 and 1024³ and
 //!   the steps of W1 and W2 did not change beyond their noise;
-//! * when `B` is read in place, the next sliver, one row per step of the
-//!   first tile of the current pass (that tile reads its own sliver from
-//!   memory; the other tiles of the pass find it cached).
+//! * when `B` is read in place, the next sliver, into the level-2 cache
+//!   (`prefetcht1`), while the current pass runs: each tile of the pass
+//!   asks for its share of the rows (8 tiles of a batch-64 product: 32
+//!   rows each, one row per four steps), so that the next pass's first
+//!   tile reads its sliver from level 2 rather than memory.
 //!
 //! Timed product by product inside `gan-mnist bench --workload mlp
-//! --threads 1` (Zen 4), the second took W1's in-place products
-//! (`x̄ = Ȳ·W`) from 83–93 to 85–110 GFLOP/s (four of the five faster).
+//! --threads 1` (Zen 4), prefetching the next sliver at all took W1's
+//! in-place products (`x̄ = Ȳ·W`) from 83–93 to 85–110 GFLOP/s (four of
+//! the five faster). It was first done by the pass's first tile alone,
+//! one row per step, into level 1 (`prefetcht0`): that tile then fetched
+//! two slivers at once, its own from level 2 and the next from further
+//! out, and the next one, at 48 KiB as large as the level-1 cache, most
+//! likely pushed lines of the current sliver out of it while the seven
+//! tiles after were still reading it. `perf annotate` of a loop of
+//! 64×1024×784 put 18.5% of the samples on that first tile, for 12.5% of
+//! the multiply-adds. Shared out
+//! among the tiles and fetched into level 2 only (Intel Xeon, AVX-512, 1
+//! thread, the two ways alternated product by product in one process):
+//! while the machine ran at its faster speed, 64×1024×784 ran 2.6–5.9%
+//! faster and 64×784×1024 5.2–8.9% (4 rounds); at its slower speed, −0.3
+//! to +1.3% and −1.6 to +4.8% (9 rounds). W1's step at 2 threads ran about 3% faster (5 of 6
+//! rounds alternated with the build before). Shared out into level 1
+//! gained less (0.3–2.1% and 4.0–5.0%, the 4 faster rounds);
+//! `prefetcht1` from the first tile alone, nothing.
 //!
 //! The buffers for `Â` and `B̂` belong to each thread and are kept between
 //! calls (see [`PackBuffers`]), so a product allocates nothing once a
 //! thread has seen its largest shape.
 
-use super::microkernel::{Slivers, TileOut, tile};
+use super::microkernel::{NextRows, Slivers, TileOut, tile};
 use super::pack::{pack_a, pack_b};
 use super::simd::Simd;
 use super::simd::{Avx2, Avx512};
@@ -393,14 +412,14 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                             (b_packed[sliver_b * kc * nr..].as_ptr(), width)
                         };
                     // The next sliver, if it too is read in place: the
-                    // first tile of this pass fetches it row by row (see
-                    // "Prefetching" above).
+                    // tiles of this pass fetch it, each its share of the
+                    // rows (see "Prefetching" above).
                     let next_jr = jr + cols;
                     let next_cols = nr.min(nc.saturating_sub(next_jr));
                     let next_in_place = (next_cols > 0)
                         .then(|| b.in_place::<S>(pc, jc + next_jr, next_cols, one_a_block))
-                        .flatten()
-                        .map(|(next, _)| next);
+                        .flatten();
+                    let tiles = mc.div_ceil(MR);
                     for (sliver_a, ir) in (0..mc).step_by(MR).enumerate() {
                         let rows = MR.min(mc - ir);
                         if !filter.computes(ic + ir, rows, jc + jr, cols) {
@@ -420,7 +439,15 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                             continue;
                         }
                         let beta = if first { beta } else { 1.0 };
-                        let prefetch_b = if ir == 0 { next_in_place } else { None };
+                        let prefetch_b = next_in_place.map(|(next, row_stride)| {
+                            let rows = prefetch_share(sliver_a, tiles, kc);
+                            NextRows {
+                                first: next.wrapping_add(rows.start * row_stride),
+                                count: rows.len(),
+                                width: next_cols,
+                                row_stride,
+                            }
+                        });
                         let a_sliver = a
                             .in_place::<MR>(ic + ir, pc, kc)
                             .unwrap_or_else(|| a_packed[sliver_a * kc * MR..].as_ptr())
@@ -464,6 +491,14 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
             }
         }
     }
+}
+
+/// The rows of the next `B` sliver that tile `tile` of a pass of `tiles`
+/// fetches (see "Prefetching" above): `kc` rows cut into `tiles` shares
+/// of `⌈kc / tiles⌉`, in tile order (the last ones shorter or empty).
+fn prefetch_share(tile: usize, tiles: usize, kc: usize) -> std::ops::Range<usize> {
+    let share = kc.div_ceil(tiles);
+    (tile * share).min(kc)..((tile + 1) * share).min(kc)
 }
 
 /// Floats a [`PackB`](super::implicit::PackB) source may write past the
@@ -674,4 +709,21 @@ fn floats(lines: &mut Vec<CacheLine>, len: usize) -> &mut [f32] {
     // SAFETY: `CacheLine` is `repr(C)` over 16 f32, so `lines` is
     // `16·lines.len() ≥ len` initialised, contiguous floats.
     unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<f32>(), len) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefetch_share;
+
+    /// The tiles of a pass fetch every row of the next sliver, each once,
+    /// in order, whatever the number of tiles and the sliver's length.
+    #[test]
+    fn the_prefetch_shares_cover_the_next_sliver_once() {
+        for tiles in 1..=20 {
+            for kc in 1..=300 {
+                let rows: Vec<usize> = (0..tiles).flat_map(|t| prefetch_share(t, tiles, kc)).collect();
+                assert_eq!(rows, (0..kc).collect::<Vec<_>>(), "{tiles} tiles, kc = {kc}");
+            }
+        }
+    }
 }

@@ -62,13 +62,34 @@ pub(super) struct TileOut {
 /// What one tile reads: `a`, the packed `MR × kc` sliver of `A` (`kc`
 /// columns of `MR` floats); `b`, the `kc × NV·LANES` sliver of `B` (`kc`
 /// rows of `NV·LANES` adjacent floats, `b_row_stride` floats apart); and
-/// `prefetch_b`, the next sliver to fetch meanwhile, if any.
+/// `prefetch_b`, rows of the next sliver to fetch meanwhile, if any.
 #[derive(Clone, Copy)]
 pub(super) struct Slivers {
     pub a: *const f32,
     pub b: *const f32,
     pub b_row_stride: usize,
-    pub prefetch_b: Option<*const f32>,
+    pub prefetch_b: Option<NextRows>,
+}
+
+/// A tile's share of the next `B` sliver, to be fetched into the level-2
+/// cache while the tile runs: `count` rows of `width` floats, the first at
+/// `first`, `row_stride` floats apart (see "Prefetching" in `blocked.rs`).
+#[derive(Clone, Copy)]
+pub(super) struct NextRows {
+    pub first: *const f32,
+    pub count: usize,
+    pub width: usize,
+    pub row_stride: usize,
+}
+
+impl NextRows {
+    /// No rows: nothing to fetch.
+    const NONE: NextRows = NextRows {
+        first: std::ptr::null(),
+        count: 0,
+        width: 0,
+        row_stride: 0,
+    };
 }
 
 /// `C_tile ← α·(Â·B̂) + β·C_tile` for one `MR × NV·LANES` tile, from its [`Slivers`]:
@@ -77,9 +98,10 @@ pub(super) struct Slivers {
 /// floats, `b_row_stride` floats apart (`NV·LANES` when packed; the row
 /// length of `B` when it is read in place, see `blocked.rs`).
 ///
-/// `prefetch_b`, when given, is the start of the `B` sliver the next tiles
-/// will read (same row stride): each step then also asks the cache for one
-/// of its rows (see "Prefetching" in `blocked.rs`).
+/// `prefetch_b`, when given, is this tile's share of the `B` sliver the
+/// next pass will read: the passes of the `kc` loop then also ask the
+/// level-2 cache for those rows, a few per pass (see "Prefetching" in
+/// `blocked.rs`).
 ///
 /// With `β = 0` the output is written without being read (it may hold
 /// anything, even uninitialised memory or NaN), as BLAS specifies.
@@ -111,7 +133,7 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     let acc = unsafe {
         match prefetch_b {
             Some(next) => sums::<S, MR, NV, true>(kc, a, b, b_row_stride, next),
-            None => sums::<S, MR, NV, false>(kc, a, b, b_row_stride, b),
+            None => sums::<S, MR, NV, false>(kc, a, b, b_row_stride, NextRows::NONE),
         }
     };
     // SAFETY: forwarded from the caller's contract.
@@ -119,7 +141,9 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
 }
 
 /// The `kc` outer products of [`tile`], summed in registers. With
-/// `PREFETCH`, step `p` also prefetches row `p` of the sliver at `next`.
+/// `PREFETCH`, the passes of the loop also fetch the `next.count` rows at
+/// `next.first` into the level-2 cache, `⌈count / passes⌉` rows per pass
+/// until all are asked for.
 ///
 /// The steps go [`UNROLL`] at a time, then one at a time for the last
 /// `kc % UNROLL`.
@@ -134,37 +158,39 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
     a: *const f32,
     b: *const f32,
     b_row_stride: usize,
-    next: *const f32,
+    next: NextRows,
 ) -> [[S::Vector; NV]; MR] {
-    let row_bytes = NV * S::LANES * size_of::<f32>();
-    let next_row_bytes = b_row_stride * size_of::<f32>();
+    let (next_bytes, next_row_bytes) = (next.width * size_of::<f32>(), next.row_stride * size_of::<f32>());
+    let passes = kc / UNROLL;
+    let rows_per_pass = next.count.div_ceil(passes.max(1));
     // SAFETY: the loads stay inside the packed slivers (caller's contract),
     // and the instructions are enabled (likewise).
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
-        let (mut a, mut b, mut next) = (a, b, next.cast::<i8>());
-        for _ in 0..kc / UNROLL {
+        let (mut a, mut b) = (a, b);
+        let (mut next_row, mut rows_left) = (next.first.cast::<i8>(), next.count);
+        for _ in 0..passes {
+            if PREFETCH && rows_left > 0 {
+                let rows = rows_per_pass.min(rows_left);
+                for _ in 0..rows {
+                    prefetch_lines::<{ L2 }>(next_row, next_bytes);
+                    next_row = next_row.wrapping_add(next_row_bytes);
+                }
+                rows_left -= rows;
+            }
             // A loop of constant length: the compiler writes its steps out.
             for u in 0..UNROLL {
-                if PREFETCH {
-                    prefetch_lines(next.wrapping_add(u * next_row_bytes), row_bytes);
-                }
                 step::<S, MR, NV>(&mut acc, a.add(u * MR), b.add(u * b_row_stride));
             }
             // Wrapping: after the last step these point one row past the
             // sliver, which for a `B` read in place lies past its matrix.
             a = a.wrapping_add(UNROLL * MR);
             b = b.wrapping_add(UNROLL * b_row_stride);
-            next = next.wrapping_add(UNROLL * next_row_bytes);
         }
         for _ in 0..kc % UNROLL {
-            if PREFETCH {
-                prefetch_lines(next, row_bytes);
-            }
             step::<S, MR, NV>(&mut acc, a, b);
             a = a.wrapping_add(MR);
             b = b.wrapping_add(b_row_stride);
-            next = next.wrapping_add(next_row_bytes);
         }
         acc
     }
@@ -243,14 +269,19 @@ const PREFETCH_TILE_MIN_KC: usize = 48;
 fn prefetch_tile(out: TileOut) {
     for i in 0..out.rows {
         let row = out.ptr.wrapping_offset(i as isize * out.row_stride).cast::<i8>();
-        prefetch_lines(row, out.cols * size_of::<f32>());
+        prefetch_lines::<{ L1 }>(row, out.cols * size_of::<f32>());
     }
 }
 
-/// Prefetches (into the level-1 cache) every 64-byte line of the `bytes`
-/// bytes from `start`: one per 64 bytes from the start, and the line of
-/// the last byte (a range not starting on a line boundary touches one
-/// more).
+/// The hint of `prefetcht0`: fetch into the level-1 cache (and level 2).
+const L1: i32 = std::arch::x86_64::_MM_HINT_T0;
+/// The hint of `prefetcht1`: fetch into the level-2 cache only.
+const L2: i32 = std::arch::x86_64::_MM_HINT_T1;
+
+/// Prefetches every 64-byte line of the `bytes` bytes from `start` into
+/// the cache `HINT` names ([`L1`] or [`L2`]): one per 64 bytes from the
+/// start, and the line of the last byte (a range not starting on a line
+/// boundary touches one more).
 ///
 /// `start` may point anywhere: a prefetch is a hint that never faults and
 /// changes no memory, and the addresses are formed with wrapping
@@ -258,16 +289,16 @@ fn prefetch_tile(out: TileOut) {
 /// `step_by(64).chain(…)`, the output-tile prefetches gained less in one
 /// comparison.)
 #[inline(always)]
-fn prefetch_lines(start: *const i8, bytes: usize) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+fn prefetch_lines<const HINT: i32>(start: *const i8, bytes: usize) {
+    use std::arch::x86_64::_mm_prefetch;
     let mut at = 0;
     while at < bytes {
         // SAFETY: a prefetch never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(at)) };
+        unsafe { _mm_prefetch::<HINT>(start.wrapping_add(at)) };
         at += 64;
     }
     // SAFETY: as above.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(bytes - 1)) };
+    unsafe { _mm_prefetch::<HINT>(start.wrapping_add(bytes - 1)) };
 }
 
 /// Writes the sums of a tile into the output: `α·acc + β·C`, reading `C`
