@@ -23,7 +23,7 @@
 //! (the weights' columns reordered to match), the steps of one kernel tap
 //! are `C·8` adjacent floats, which packing copies as one run. The gemm
 //! skips, tile by tile, the taps the tile's pixel has in the padding
-//! (`gemm/blocked.rs`, `TileFilter::steps`).
+//! (`gemm/operands.rs`, `TileFilter::steps`).
 //!
 //! A chunk of fewer than 8 samples (the end of a batch) fills the rest
 //! with zero images; their rows are computed and dropped. The output, a

@@ -13,7 +13,8 @@
 //! same bits as with the patch matrix written out.
 
 use super::GemmPath;
-use super::blocked::{self, Matrix, Out, PACK_SLACK, SourceB};
+use super::blocked;
+use super::operands::{Matrix, Out, PACK_SLACK, SourceB};
 use super::simd::Simd;
 
 /// A `B` operand that packs any block of itself on demand, instead of

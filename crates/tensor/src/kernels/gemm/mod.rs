@@ -9,6 +9,7 @@
 //! | `sgemm.rs` | the raw f32 entry points ([`sgemm`](fn@sgemm), [`sgemm_on`]) and the count of their work |
 //! | `isa.rs` | which path runs ([`GemmPath`]), `TENSOR_GEMM` |
 //! | `blocked.rs` | the BLIS-style loops around the microkernel: blocking sizes, packing, per-thread buffers |
+//! | `operands.rs` | what the loops read and write: the operands, the sources of `A` and `B`, which tiles are computed, when `B` is read in place |
 //! | `microkernel.rs` | the register tile, where the multiply-adds happen |
 //! | `pack.rs` | copying blocks of `A` and `B` into the order the microkernel reads them |
 //! | `simd.rs` | the seven vector instructions the microkernel uses, for AVX-512F and AVX2 |
@@ -46,6 +47,8 @@ mod isa;
 mod microkernel;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod needed_tiles;
+#[cfg(target_arch = "x86_64")]
+mod operands;
 #[cfg(target_arch = "x86_64")]
 mod pack;
 mod sgemm;

@@ -29,13 +29,14 @@
 //! the inner dimension instead: its product, turned round too, has a row
 //! per output pixel and a step per (tap, channel), and the taps that read
 //! padding are zeros in `A`. There each tile sums only the steps its rows
-//! need ([`sgemm_interleaved`], `TileFilter::steps` in `blocked.rs`): with
+//! need ([`sgemm_interleaved`], `TileFilter::steps` in `operands.rs`): with
 //! the steps ordered tap by tap, a kernel row of taps is one slice of 256
 //! steps for W2, and a pixel on the border skips a whole slice (the top
 //! row) or a tap at either end of each (the left and right columns).
 
 use super::GemmPath;
-use super::blocked::{self, Matrix, Out, SourceA, TileFilter};
+use super::blocked;
+use super::operands::{Matrix, Out, SourceA, TileFilter};
 use ndarray::ArrayView2;
 
 /// The tiles whose rows need some of their columns: bit `t` of

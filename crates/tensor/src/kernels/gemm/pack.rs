@@ -14,7 +14,7 @@
 //! are therefore done 8×8 floats at a time in registers ([`transpose8`]):
 //! eight loads, 24 shuffles, eight stores for 64 values.
 
-use super::blocked::{Matrix, reads_b_in_place};
+use super::operands::{Matrix, reads_b_in_place};
 use super::simd::Simd;
 use std::arch::x86_64::*;
 

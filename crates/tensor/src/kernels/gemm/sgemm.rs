@@ -6,7 +6,7 @@
 
 use super::GemmPath;
 #[cfg(target_arch = "x86_64")]
-use super::blocked;
+use super::{blocked, operands};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Floating-point operations (2·m·k·n per product) of every f32 product
@@ -212,18 +212,18 @@ pub unsafe fn sgemm_on(
     #[cfg(target_arch = "x86_64")]
     {
         let (a, b) = (
-            blocked::Matrix {
+            operands::Matrix {
                 ptr: a,
                 row_stride: rsa,
                 col_stride: csa,
             },
-            blocked::Matrix {
+            operands::Matrix {
                 ptr: b,
                 row_stride: rsb,
                 col_stride: csb,
             },
         );
-        let c = blocked::Out {
+        let c = operands::Out {
             ptr: c,
             row_stride: rsc,
             col_stride: csc,

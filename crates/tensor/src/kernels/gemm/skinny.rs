@@ -26,7 +26,8 @@
 //! products off the blocked loops changed no training run, and a GAN's
 //! trajectory depends on every bit.
 
-use super::blocked::{KC, Matrix, Out};
+use super::blocked::KC;
+use super::operands::{Matrix, Out};
 
 /// Rows of `A` whose dot products run side by side in the `n = 1` loop:
 /// independent chains, so that no multiply-add waits for the one before.
