@@ -94,15 +94,16 @@
 //! likely pushed lines of the current sliver out of it while the seven
 //! tiles after were still reading it. `perf annotate` of a loop of
 //! 64×1024×784 put 18.5% of the samples on that first tile, for 12.5% of
-//! the multiply-adds. Shared out
-//! among the tiles and fetched into level 2 only (Intel Xeon, AVX-512, 1
-//! thread, the two ways alternated product by product in one process):
-//! while the machine ran at its faster speed, 64×1024×784 ran 2.6–5.9%
-//! faster and 64×784×1024 5.2–8.9% (4 rounds); at its slower speed, −0.3
-//! to +1.3% and −1.6 to +4.8% (9 rounds). W1's step at 2 threads ran about 3% faster (5 of 6
-//! rounds alternated with the build before). Shared out into level 1
-//! gained less (0.3–2.1% and 4.0–5.0%, the 4 faster rounds);
-//! `prefetcht1` from the first tile alone, nothing.
+//! the multiply-adds. Shared out among the tiles and fetched into level 2
+//! only, measured on the Intel Xeon (AVX-512, 1 thread, the two ways
+//! alternated product by product in one process; that machine runs at
+//! one of two speeds for minutes at a time, see the README's Speed):
+//! 64×1024×784 ran 2.6–5.9% faster and 64×784×1024 5.2–8.9% in 4 rounds
+//! at the faster speed, −0.3 to +1.3% and −1.6 to +4.8% in 9 rounds at
+//! the slower one. W1's step at 2 threads ran about 3% faster (5 of 6
+//! rounds alternated with the build before), W2's did not change. Shared
+//! out into level 1 gained less (0.3–2.1% and 4.0–5.0% in the 4 faster
+//! rounds); `prefetcht1` from the first tile alone, nothing.
 //!
 //! The buffers for `Â` and `B̂` belong to each thread and are kept between
 //! calls (see [`PackBuffers`]), so a product allocates nothing once a
@@ -302,7 +303,8 @@ unsafe fn sgemm_blocked<S: Simd, const MR: usize, const NV: usize, A: SourceA, B
                         };
                     // The next sliver, if it too is read in place: the
                     // tiles of this pass fetch it, each its share of the
-                    // rows (see "Prefetching" above).
+                    // rows (see "Prefetching" above). A tile the filter
+                    // skips fetches nothing: a hint lost, not an error.
                     let next_jr = jr + cols;
                     let next_cols = nr.min(nc.saturating_sub(next_jr));
                     let next_in_place = (next_cols > 0)
