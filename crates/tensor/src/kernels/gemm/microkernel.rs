@@ -129,21 +129,17 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
         b_row_stride,
         prefetch_b,
     } = slivers;
+    let next = prefetch_b.unwrap_or(NextRows::NONE);
     // SAFETY: forwarded from the caller's contract.
-    let acc = unsafe {
-        match prefetch_b {
-            Some(next) => sums::<S, MR, NV, true>(kc, a, b, b_row_stride, next),
-            None => sums::<S, MR, NV, false>(kc, a, b, b_row_stride, NextRows::NONE),
-        }
-    };
+    let acc = unsafe { sums::<S, MR, NV>(kc, a, b, b_row_stride, next) };
     // SAFETY: forwarded from the caller's contract.
     unsafe { write_tile::<S, MR, NV>(&acc, alpha, beta, out) }
 }
 
-/// The `kc` outer products of [`tile`], summed in registers. With
-/// `PREFETCH`, the passes of the loop also fetch the `next.count` rows at
-/// `next.first` into the level-2 cache, `⌈count / passes⌉` rows per pass
-/// until all are asked for.
+/// The `kc` outer products of [`tile`], summed in registers. The passes of
+/// the loop also fetch the `next.count` rows at `next.first` into the
+/// level-2 cache, `⌈count / passes⌉` rows per pass until all are asked for
+/// (none for [`NextRows::NONE`]: its branch is then never taken).
 ///
 /// The steps go [`UNROLL`] at a time, then one at a time for the last
 /// `kc % UNROLL`.
@@ -153,7 +149,7 @@ pub(super) unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
 /// hint that never faults, and its addresses are formed with wrapping
 /// arithmetic, without dereferencing.
 #[inline(always)]
-unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
+unsafe fn sums<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -170,7 +166,7 @@ unsafe fn sums<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
         let (mut a, mut b) = (a, b);
         let (mut next_row, mut rows_left) = (next.first.cast::<i8>(), next.count);
         for _ in 0..passes {
-            if PREFETCH && rows_left > 0 {
+            if rows_left > 0 {
                 let rows = rows_per_pass.min(rows_left);
                 for _ in 0..rows {
                     prefetch_lines::<{ L2 }>(next_row, next_bytes);
